@@ -1,0 +1,229 @@
+/* netdrop: every freed-with-a-reason skb, from the raw tracepoint skb:kfree_skb.
+ *
+ * 1. exact counts in a per-CPU hash keyed by (netns, ifindex, reason, location, pkt_type [, dst MAC and address for
+ *    OTHERHOST frames]);
+ * 2. within a per-CPU budget of events per second, a sampled event with the frame's first SNAPLEN bytes, reserved
+ *    in a ring buffer without waking user space (it polls on a timer); reserve failures and budget refusals are
+ *    counted, never silent.
+ *
+ * Compile-time parameters (all -D): the OFF_* offsets, ARG_REASON (index of the reason in the tracepoint's
+ * arguments, or -1 on kernels without one), EVENT_BUDGET (events per second per CPU, 0 = none), RINGBUF_PAGES,
+ * MAX_KEYS, and optional filters FILTER_NETNS, FILTER_IFINDEX, FILTER_REASON, FILTER_OTHERHOST, FILTER_L4PROTO,
+ * FILTER_PORT, FILTER_HOST4, FILTER_MAC_HI/FILTER_MAC_LO, WITH_STACK.
+ */
+#include "netdrop.h"
+
+BPF_PERCPU_HASH(counts, struct drop_key, struct drop_val, MAX_KEYS);
+BPF_PERCPU_ARRAY(stats, u64, STAT_MAX);
+#if EVENT_BUDGET
+BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
+BPF_PERCPU_ARRAY(budget, u64, 2); /* [0] window start (ns), [1] events sent in this window */
+#endif
+#ifdef WITH_STACK
+BPF_STACK_TRACE(stacks, 2048);
+#endif
+
+static __always_inline void bump(int idx)
+{
+	u64 *v = stats.lookup(&idx);
+	if (v)
+		*v += 1;
+}
+
+#if EVENT_BUDGET
+static __always_inline int within_budget(u64 now)
+{
+	int w = 0, n = 1;
+	u64 *start = budget.lookup(&w), *used = budget.lookup(&n);
+	if (!start || !used)
+		return 0;
+	if (now - *start >= 1000000000ULL) {
+		*start = now;
+		*used = 0;
+	}
+	if (*used >= EVENT_BUDGET)
+		return 0;
+	*used += 1;
+	return 1;
+}
+#endif
+
+/* Read L3 protocol fields the filters need. Returns 0 when the frame does not pass. */
+static __always_inline int pass_l3_filters(struct nd_hdrs *h, u16 proto)
+{
+#if defined(FILTER_L4PROTO) || defined(FILTER_PORT) || defined(FILTER_HOST4)
+	void *nh = h->head + h->net;
+	u8 l4 = 0, ihl = 0;
+	if (h->net == ND_MAC_UNSET)
+		return 0;
+	if (proto == bpf_htons(0x0800)) {
+		ND_READ(ihl, nh, 0);
+		ND_READ(l4, nh, 9);
+#ifdef FILTER_HOST4
+		u32 s = 0, d = 0;
+		ND_READ(s, nh, 12);
+		ND_READ(d, nh, 16);
+		if (s != FILTER_HOST4 && d != FILTER_HOST4)
+			return 0;
+#endif
+		ihl = (ihl & 0xf) * 4;
+	} else if (proto == bpf_htons(0x86DD)) {
+#ifdef FILTER_HOST4
+		return 0;
+#endif
+		ND_READ(l4, nh, 6);
+		ihl = 40;
+	} else {
+		return 0;
+	}
+#ifdef FILTER_L4PROTO
+	if (l4 != FILTER_L4PROTO)
+		return 0;
+#endif
+#ifdef FILTER_PORT
+	u16 sp = 0, dp = 0;
+	if (l4 != 6 && l4 != 17 && l4 != 132)
+		return 0;
+	ND_READ(sp, nh, ihl);
+	ND_READ(dp, nh, ihl + 2);
+	if (sp != bpf_htons(FILTER_PORT) && dp != bpf_htons(FILTER_PORT))
+		return 0;
+#endif
+#endif
+	return 1;
+}
+
+RAW_TRACEPOINT_PROBE(kfree_skb)
+{
+	void *skb = (void *)ctx->args[0];
+	struct drop_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.location = ctx->args[1];
+#if ARG_REASON >= 0
+	k.reason = (u32)ctx->args[ARG_REASON];
+#endif
+#ifdef FILTER_REASON
+	if (k.reason != FILTER_REASON)
+		return 0;
+#endif
+	void *dev = 0;
+	ND_READ(dev, skb, OFF_SKB_DEV);
+	nd_dev_ids(dev, &k.netns, &k.ifindex);
+#ifdef FILTER_NETNS
+	if (k.netns != FILTER_NETNS)
+		return 0;
+#endif
+#ifdef FILTER_IFINDEX
+	if (k.ifindex != FILTER_IFINDEX)
+		return 0;
+#endif
+	k.pkt_type = nd_pkt_type(skb);
+#ifdef FILTER_OTHERHOST
+	if (k.pkt_type != ND_PACKET_OTHERHOST)
+		return 0;
+#endif
+	struct nd_hdrs h;
+	nd_headers(skb, &h);
+	u16 proto = 0;
+	ND_READ(proto, skb, OFF_SKB_PROTOCOL);
+	if (!pass_l3_filters(&h, proto))
+		return 0;
+#if defined(FILTER_MAC_HI)
+	{
+		u8 m[6] = {};
+		if (h.mac == ND_MAC_UNSET)
+			return 0;
+		bpf_probe_read_kernel(m, 6, h.head + h.mac);
+		u16 hi = ((u16)m[0] << 8) | m[1];
+		u32 lo = ((u32)m[2] << 24) | ((u32)m[3] << 16) | ((u32)m[4] << 8) | m[5];
+		u8 s[6] = {};
+		bpf_probe_read_kernel(s, 6, h.head + h.mac + 6);
+		u16 shi = ((u16)s[0] << 8) | s[1];
+		u32 slo = ((u32)s[2] << 24) | ((u32)s[3] << 16) | ((u32)s[4] << 8) | s[5];
+		if (!(hi == FILTER_MAC_HI && lo == FILTER_MAC_LO) && !(shi == FILTER_MAC_HI && slo == FILTER_MAC_LO))
+			return 0;
+	}
+#endif
+	if (k.pkt_type == ND_PACKET_OTHERHOST) {
+		if (h.mac != ND_MAC_UNSET)
+			bpf_probe_read_kernel(k.dst_mac, 6, h.head + h.mac);
+		if (h.net != ND_MAC_UNSET) {
+			if (proto == bpf_htons(0x0800)) {
+				k.family = 4;
+				bpf_probe_read_kernel(k.daddr, 4, h.head + h.net + 16);
+			} else if (proto == bpf_htons(0x86DD)) {
+				k.family = 6;
+				bpf_probe_read_kernel(k.daddr, 16, h.head + h.net + 24);
+			}
+		}
+	}
+
+	u64 now = bpf_ktime_get_ns();
+	bump(STAT_COUNTED);
+	struct drop_val *v = counts.lookup(&k);
+	if (!v) {
+		struct drop_val zero = {};
+		counts.insert(&k, &zero);
+		v = counts.lookup(&k);
+	}
+	if (v) {
+		v->count += 1;
+		v->last_ns = now;
+	} else {
+		bump(STAT_MAP_FULL);
+	}
+
+#if EVENT_BUDGET
+	if (!within_budget(now)) {
+		bump(STAT_SAMPLED);
+		return 0;
+	}
+	struct drop_event *e = events.ringbuf_reserve(sizeof(struct drop_event));
+	if (!e) {
+		bump(STAT_LOST);
+		return 0;
+	}
+	e->ts = now;
+	e->location = k.location;
+	e->netns = k.netns;
+	e->ifindex = k.ifindex;
+	e->reason = k.reason;
+	e->protocol = proto;
+	e->pkt_type = k.pkt_type;
+	e->cpu = bpf_get_smp_processor_id();
+#ifdef WITH_STACK
+	e->stack_id = stacks.get_stackid(ctx, 0);
+#else
+	e->stack_id = -1;
+#endif
+	/* the frame: from the MAC header when there is one, up to the end of the linear data */
+	u32 len = 0, data_len = 0;
+	void *data = 0;
+	ND_READ(len, skb, OFF_SKB_LEN);
+	ND_READ(data_len, skb, OFF_SKB_DATA_LEN);
+	ND_READ(data, skb, OFF_SKB_DATA);
+	void *start = data;
+	e->has_mac = 0;
+	e->net_off = ND_MAC_UNSET;
+	if (h.mac != ND_MAC_UNSET) {
+		start = h.head + h.mac;
+		e->has_mac = 1;
+	} else if (h.net != ND_MAC_UNSET) {
+		start = h.head + h.net;
+	}
+	if (h.net != ND_MAC_UNSET && h.head + h.net >= start)
+		e->net_off = (u16)(h.head + h.net - start);
+	long before = data - start; /* bytes of headers already pulled */
+	e->frame_len = (u32)(len + before);
+	long linear = (long)(len - data_len) + before;
+	if (linear < 0)
+		linear = 0;
+	u32 n = linear > SNAPLEN ? SNAPLEN : (u32)linear;
+	e->caplen = n;
+	if (n > 0 && n <= SNAPLEN)
+		bpf_probe_read_kernel(e->data, n, start);
+	events.ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	bump(STAT_EVENTS);
+#endif
+	return 0;
+}

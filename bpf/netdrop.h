@@ -1,0 +1,157 @@
+/* netdrop: the one place the records shared by the BPF programs and Python are declared.
+ *
+ * Kernel structs are never dereferenced through the (possibly mismatched) header tree: every field is read with
+ * bpf_probe_read_kernel() at an offset the Python side resolved from the running kernel's BTF and passed as -D
+ * macros (OFF_*). netdrop/bpf/layout.py mirrors these structs for decoding; keep the two in step.
+ */
+#ifndef NETDROP_H
+#define NETDROP_H
+
+#define ND_PACKET_OTHERHOST 3
+#define ND_MAC_UNSET 0xffff
+
+#ifndef SNAPLEN
+#define SNAPLEN 128
+/* ---- readers: every kernel field at a BTF offset (OFF_* / PKT_TYPE_* macros from netdrop/bpf/offsets.py) ---- */
+
+#define ND_READ(dst, base, off) bpf_probe_read_kernel(&(dst), sizeof(dst), (void *)(base) + (off))
+
+static __always_inline u8 nd_pkt_type(void *skb)
+{
+	u8 b = 0;
+	ND_READ(b, skb, OFF_SKB_PKT_TYPE_BYTE);
+	return (b >> PKT_TYPE_SHIFT) & PKT_TYPE_MASK;
+}
+
+/* netns inode and ifindex of a net_device (0, 0 for none) */
+static __always_inline void nd_dev_ids(void *dev, u32 *netns, u32 *ifindex)
+{
+	void *net = 0;
+	*netns = 0;
+	*ifindex = 0;
+	if (!dev)
+		return;
+	ND_READ(*ifindex, dev, OFF_DEV_IFINDEX);
+	ND_READ(net, dev, OFF_DEV_ND_NET);
+	if (net)
+		ND_READ(*netns, net, OFF_NET_INUM);
+}
+
+/* Start of the frame (MAC header, else network header) and the headers' offsets. */
+struct nd_hdrs {
+	void *head;
+	u16 mac;
+	u16 net;
+};
+
+static __always_inline void nd_headers(void *skb, struct nd_hdrs *h)
+{
+	h->head = 0;
+	h->mac = ND_MAC_UNSET;
+	h->net = ND_MAC_UNSET;
+	ND_READ(h->head, skb, OFF_SKB_HEAD);
+	ND_READ(h->mac, skb, OFF_SKB_MAC_HEADER);
+	ND_READ(h->net, skb, OFF_SKB_NETWORK_HEADER);
+}
+
+#endif
+
+enum nd_stat {
+	STAT_COUNTED = 0,   /* drops that passed the filters and were counted */
+	STAT_EVENTS = 1,    /* events submitted to the ring buffer */
+	STAT_LOST = 2,      /* ring buffer full: event lost */
+	STAT_SAMPLED = 3,   /* over the event budget: not sent, on purpose */
+	STAT_MAP_FULL = 4,  /* counts map full: drop counted only in STAT_COUNTED */
+	STAT_CLASSIFIED = 5,/* classify.c: OTHERHOST frames seen leaving eth_type_trans */
+	STAT_REACHED_IP = 6,/* classify.c: OTHERHOST frames seen entering ip_rcv_core */
+	STAT_MAX = 8,
+};
+
+/* Exact in-kernel counts are keyed by this. The L2/L3 destination is filled only for OTHERHOST frames, so the
+ * key space stays small for every other drop. */
+struct drop_key {
+	u32 netns;      /* inode of the network namespace of skb->dev */
+	u32 ifindex;
+	u32 reason;     /* 0 on kernels without drop reasons */
+	u8 pkt_type;
+	u8 family;      /* 4, 6 or 0 */
+	u8 dst_mac[6];  /* OTHERHOST only */
+	u64 location;
+	u8 daddr[16];   /* OTHERHOST only: IPv4 in the first 4 bytes */
+};
+
+struct drop_val {
+	u64 count;
+	u64 last_ns;
+};
+
+/* One sampled drop, with the frame from its MAC header on. */
+struct drop_event {
+	u64 ts;
+	u64 location;
+	u32 netns;
+	u32 ifindex;
+	u32 reason;
+	u32 frame_len;  /* bytes from the MAC (or network) header to the end of the packet */
+	u16 protocol;   /* skb->protocol, network byte order */
+	u8 pkt_type;
+	u8 has_mac;
+	u16 caplen;
+	u16 net_off;    /* network header offset inside data[], ND_MAC_UNSET if unknown */
+	s32 stack_id;
+	u32 cpu;
+	u8 data[SNAPLEN];
+};
+
+/* OTHERHOST classification counts (classify.c), keyed like the drops. */
+struct class_key {
+	u32 netns;
+	u32 ifindex;
+	u8 dst_mac[6];
+	u8 src_mac[6];
+	u32 hook;       /* 1 = eth_type_trans returned OTHERHOST, 2 = reached ip_rcv_core as OTHERHOST */
+};
+
+/* ---- readers: every kernel field at a BTF offset (OFF_* / PKT_TYPE_* macros from netdrop/bpf/offsets.py) ---- */
+
+#define ND_READ(dst, base, off) bpf_probe_read_kernel(&(dst), sizeof(dst), (void *)(base) + (off))
+
+static __always_inline u8 nd_pkt_type(void *skb)
+{
+	u8 b = 0;
+	ND_READ(b, skb, OFF_SKB_PKT_TYPE_BYTE);
+	return (b >> PKT_TYPE_SHIFT) & PKT_TYPE_MASK;
+}
+
+/* netns inode and ifindex of a net_device (0, 0 for none) */
+static __always_inline void nd_dev_ids(void *dev, u32 *netns, u32 *ifindex)
+{
+	void *net = 0;
+	*netns = 0;
+	*ifindex = 0;
+	if (!dev)
+		return;
+	ND_READ(*ifindex, dev, OFF_DEV_IFINDEX);
+	ND_READ(net, dev, OFF_DEV_ND_NET);
+	if (net)
+		ND_READ(*netns, net, OFF_NET_INUM);
+}
+
+/* Start of the frame (MAC header, else network header) and the headers' offsets. */
+struct nd_hdrs {
+	void *head;
+	u16 mac;
+	u16 net;
+};
+
+static __always_inline void nd_headers(void *skb, struct nd_hdrs *h)
+{
+	h->head = 0;
+	h->mac = ND_MAC_UNSET;
+	h->net = ND_MAC_UNSET;
+	ND_READ(h->head, skb, OFF_SKB_HEAD);
+	ND_READ(h->mac, skb, OFF_SKB_MAC_HEADER);
+	ND_READ(h->net, skb, OFF_SKB_NETWORK_HEADER);
+}
+
+#endif

@@ -1,0 +1,90 @@
+"""Compile-time parameters of the BPF programs: kernel struct offsets from BTF, tracepoint argument positions,
+and the probe configuration (budgets, filters). Pure: no bcc, testable on a recorded BTF blob."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from ..errors import KernelError
+
+# macro -> (struct, member path); pkt_type is special (a bitfield)
+FIELDS = {
+    "OFF_SKB_DEV": ("sk_buff", "dev"),
+    "OFF_SKB_PROTOCOL": ("sk_buff", "protocol"),
+    "OFF_SKB_NETWORK_HEADER": ("sk_buff", "network_header"),
+    "OFF_SKB_MAC_HEADER": ("sk_buff", "mac_header"),
+    "OFF_SKB_HEAD": ("sk_buff", "head"),
+    "OFF_SKB_DATA": ("sk_buff", "data"),
+    "OFF_SKB_LEN": ("sk_buff", "len"),
+    "OFF_SKB_DATA_LEN": ("sk_buff", "data_len"),
+    "OFF_DEV_IFINDEX": ("net_device", "ifindex"),
+    "OFF_DEV_ND_NET": ("net_device", "nd_net"),
+    "OFF_NET_INUM": ("net", "ns.inum"),
+}
+
+
+def struct_offsets(btf) -> Dict[str, int]:
+    out = {macro: btf.field(s, path).byte_offset for macro, (s, path) in FIELDS.items()}
+    pt = btf.field("sk_buff", "pkt_type")
+    out["OFF_SKB_PKT_TYPE_BYTE"] = pt.bit_offset // 8
+    out["PKT_TYPE_SHIFT"] = pt.bit_offset % 8
+    out["PKT_TYPE_MASK"] = (1 << pt.bit_size) - 1
+    return out
+
+
+def kfree_skb_args(btf) -> Dict[str, int]:
+    """Positions of the raw tracepoint's arguments (its TP_PROTO, read from BTF's btf_trace_kfree_skb)."""
+    params = btf.typedef_proto_params("btf_trace_kfree_skb")
+    if not params or len(params) < 3:
+        raise KernelError("this kernel's BTF does not describe the skb:kfree_skb tracepoint",
+                          "netdrop needs a kernel with the skb:kfree_skb tracepoint and BTF")
+    args = params[1:]  # drop the leading `void *` context
+    reason = next((i for i, t in enumerate(args) if t == "enum skb_drop_reason"), -1)
+    return {"ARG_REASON": reason}
+
+
+@dataclass(frozen=True)
+class Filters:
+    netns: Optional[int] = None
+    ifindex: Optional[int] = None
+    reason: Optional[int] = None
+    otherhost: bool = False
+    l4proto: Optional[int] = None
+    port: Optional[int] = None
+    host4: Optional[int] = None  # network byte order as read from the packet, as an integer in host order
+    mac: Optional[bytes] = None
+
+    def macros(self) -> Dict[str, int]:
+        out: Dict[str, int] = {}
+        for name in ("netns", "ifindex", "reason", "l4proto", "port", "host4"):
+            val = getattr(self, name)
+            if val is not None:
+                out["FILTER_" + name.upper()] = val
+        if self.otherhost:
+            out["FILTER_OTHERHOST"] = 1
+        if self.mac is not None:
+            out["FILTER_MAC_HI"] = int.from_bytes(self.mac[:2], "big")
+            out["FILTER_MAC_LO"] = int.from_bytes(self.mac[2:], "big")
+        return out
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    event_budget: int = 2000  # sampled events per second per CPU (0: counts only)
+    ringbuf_pages: int = 256  # power of two
+    max_keys: int = 16384
+    snaplen: int = 128
+    with_stack: bool = False
+    filters: Filters = Filters()
+
+    def cflags(self, kernel_macros: Dict[str, int]) -> List[str]:
+        if self.snaplen % 8 or not 16 <= self.snaplen <= 1024:
+            raise KernelError(f"snaplen {self.snaplen} is not a multiple of 8 in 16..1024", "")
+        macros = dict(kernel_macros)
+        macros.update(EVENT_BUDGET=self.event_budget, RINGBUF_PAGES=self.ringbuf_pages, MAX_KEYS=self.max_keys,
+                      SNAPLEN=self.snaplen)
+        macros.update(self.filters.macros())
+        flags = [f"-D{k}={v}" for k, v in sorted(macros.items())]
+        if self.with_stack:
+            flags.append("-DWITH_STACK=1")
+        return flags

@@ -1,0 +1,167 @@
+"""The ONLY module that imports bcc: compile, attach, read maps and the ring buffer, detach on every exit path.
+
+Everything it returns is raw bytes or plain numbers; netdrop/decode.py turns them into the model.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+from ..errors import KernelError, PermissionDenied
+from ..kernel.headers import HeaderTree, find_headers
+from . import sources
+from .layout import STATS
+from .offsets import ProbeConfig
+
+
+def bcc_available() -> bool:
+    try:
+        import bcc  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _import_bcc():
+    try:
+        import bcc
+    except ImportError:
+        raise KernelError("bcc's Python module is not installed",
+                          "apt-get install python3-bpfcc (not the unrelated PyPI package named bcc)") from None
+    return bcc
+
+
+class _Quiet:
+    """bcc (LLVM) writes compiler warnings to fd 2; keep them out of the user's terminal unless --debug."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.saved = -1
+        self.captured = b""
+
+    def __enter__(self):
+        if self.enabled:
+            import tempfile
+            self.tmp = tempfile.TemporaryFile()
+            self.saved = os.dup(2)
+            os.dup2(self.tmp.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved >= 0:
+            os.dup2(self.saved, 2)
+            os.close(self.saved)
+            self.tmp.seek(0)
+            self.captured = self.tmp.read()
+            self.tmp.close()
+        return False
+
+
+class DropSession:
+    """One loaded drops.c. Use as a context manager; the probes are detached and maps freed on exit."""
+
+    def __init__(self, config: ProbeConfig, kernel_macros: Dict[str, int], debug: bool = False):
+        self.config = config
+        self.kernel_macros = kernel_macros
+        self.debug = debug
+        self.bpf = None
+        self.headers: Optional[HeaderTree] = None
+        self._events: List[bytes] = []
+        self._max_batch = 0
+        self.attach_seconds = 0.0
+
+    def cflags(self) -> List[str]:
+        return ["-I" + sources.bpf_dir(), "-Wno-unused-function", "-Wno-macro-redefined"] + \
+            self.config.cflags(self.kernel_macros)
+
+    def __enter__(self) -> "DropSession":
+        if os.geteuid() != 0:
+            raise PermissionDenied("loading BPF programs needs root", "run netdrop with sudo")
+        bcc = _import_bcc()
+        t0 = time.monotonic()
+        self.headers = find_headers()
+        env_before = os.environ.get("BCC_KERNEL_SOURCE")
+        if not self.headers.exact:
+            os.environ["BCC_KERNEL_SOURCE"] = self.headers.path
+        try:
+            with _Quiet(not self.debug) as quiet:
+                try:
+                    self.bpf = bcc.BPF(src_file=sources.source("drops.c").encode(), cflags=self.cflags())
+                except Exception as exc:  # bcc raises bare Exception for compile and load failures
+                    detail = quiet.captured.decode(errors="replace").strip().splitlines()
+                    tail = detail[-1] if detail else str(exc)
+                    raise KernelError(f"could not load the kfree_skb probe: {tail}",
+                                      "run `netdrop check`; rerun with --debug for the compiler's output") from None
+        except BaseException:
+            self.headers.cleanup()
+            raise
+        finally:
+            if env_before is None:
+                os.environ.pop("BCC_KERNEL_SOURCE", None)
+            else:
+                os.environ["BCC_KERNEL_SOURCE"] = env_before
+        if self.config.event_budget:
+            self.bpf["events"].open_ring_buffer(self._on_event)
+        self.attach_seconds = time.monotonic() - t0
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.close()
+        return False
+
+    def close(self) -> None:
+        if self.bpf is not None:
+            self.bpf.cleanup()
+            self.bpf = None
+        if self.headers is not None:
+            self.headers.cleanup()
+
+    # -- reading ------------------------------------------------------------------------------------------------------
+    def read_counts(self) -> List[Tuple[bytes, int, int]]:
+        """[(raw drop_key, count summed over CPUs, latest last_ns)]"""
+        out = []
+        table = self.bpf["counts"]
+        for key, per_cpu in table.items():
+            count = sum(v.count for v in per_cpu)
+            last = max(v.last_ns for v in per_cpu)
+            out.append((bytes(key), count, last))
+        return out
+
+    def read_stats(self) -> Dict[str, int]:
+        table = self.bpf["stats"]
+        out = {}
+        for i, name in enumerate(STATS):
+            out[name] = sum(table[ctypes.c_int(i)])
+        return out
+
+    def _on_event(self, _ctx, data, size) -> int:
+        self._events.append(ctypes.string_at(data, size))
+        # A non-zero return stops ring_buffer__consume: bound the batch so the caller stays responsive.
+        return 1 if self._max_batch and len(self._events) >= self._max_batch else 0
+
+    def drain(self, max_events: int = 0) -> List[bytes]:
+        """Consume what the ring buffer holds now (no wakeups are used: call this on a timer)."""
+        if not self.config.event_budget:
+            return []
+        self._max_batch = max_events
+        self.bpf.ring_buffer_consume()
+        events, self._events = self._events, []
+        return events
+
+    def stack(self, stack_id: int) -> List[int]:
+        if stack_id < 0 or not self.config.with_stack:
+            return []
+        try:
+            return list(self.bpf["stacks"].walk(stack_id))
+        except KeyError:
+            return []
+
+
+def kernel_time_offset() -> float:
+    """Seconds to add to bpf_ktime_get_ns() (CLOCK_MONOTONIC) to get wall-clock time."""
+    return time.time() - time.monotonic()
+
+
+EventCallback = Callable[[bytes], None]

@@ -1,0 +1,129 @@
+"""Interface facts through rtnetlink (pyroute2), read-only and namespace-aware.
+
+IPRoute(netns=NAME, flags=0) opens the namespace without ever creating it.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Dict, List, Optional
+
+from ..errors import NotFound
+from ..model import Address, InterfaceFacts, Neighbour
+from .netns import HOST, NetnsNames
+
+NUD_STATES = {0x01: "INCOMPLETE", 0x02: "REACHABLE", 0x04: "STALE", 0x08: "DELAY", 0x10: "PROBE", 0x20: "FAILED",
+              0x40: "NOARP", 0x80: "PERMANENT", 0x00: "NONE"}
+IFA_F_SECONDARY = 0x01
+# struct rtnl_link_stats64: 24 u64 up to rx_nohandler, then rx_otherhost_dropped (Linux 5.19+)
+STATS64_OTHERHOST_INDEX = 24
+
+
+def _iproute(netns: Optional[str]):
+    from pyroute2 import IPRoute
+    if netns and netns != HOST:
+        return IPRoute(netns=netns, flags=0)
+    return IPRoute()
+
+
+def decode_stats64(raw: bytes) -> Dict[str, Optional[int]]:
+    """The counters pyroute2 (0.9.7) does not decode: rx_otherhost_dropped is the u64 after rx_nohandler."""
+    n = len(raw) // 8
+    vals = struct.unpack_from(f"<{n}Q", raw)
+    return {
+        "rx_packets": vals[0] if n > 0 else 0,
+        "rx_dropped": vals[4] if n > 4 else 0,
+        "rx_otherhost_dropped": vals[STATS64_OTHERHOST_INDEX] if n > STATS64_OTHERHOST_INDEX else None,
+    }
+
+
+def _raw_stats64(msg) -> bytes:
+    for nla in msg["attrs"]:
+        if nla.name == "IFLA_STATS64":
+            v = nla.get_value()
+            start = v.offset + 4
+            return bytes(v.data[start:v.offset + v.length])
+    return b""
+
+
+def _kind(msg) -> str:
+    info = msg.get_attr("IFLA_LINKINFO")
+    if info is not None:
+        kind = info.get_attr("IFLA_INFO_KIND")
+        if kind:
+            return kind
+    return "loopback" if msg["flags"] & 0x8 else "device"
+
+
+def read_netns(netns: str, inode: int) -> List[InterfaceFacts]:
+    try:
+        ipr = _iproute(netns)
+    except (OSError, FileNotFoundError) as exc:
+        raise NotFound(f"network namespace {netns} cannot be opened: {exc}", "list them with `ip netns list`") from None
+    with ipr:
+        links = ipr.get_links()
+        addrs: Dict[int, List[Address]] = {}
+        for a in ipr.get_addr():
+            ip = a.get_attr("IFA_ADDRESS") if a["family"] == socket.AF_INET6 else (a.get_attr("IFA_LOCAL") or
+                                                                                   a.get_attr("IFA_ADDRESS"))
+            if not ip:
+                continue
+            flags = a.get_attr("IFA_FLAGS") or a["flags"]
+            addrs.setdefault(a["index"], []).append(Address(ip, a["prefixlen"], 4 if a["family"] == socket.AF_INET
+                                                            else 6, bool(flags & IFA_F_SECONDARY)))
+        neigh: Dict[int, List[Neighbour]] = {}
+        for n in ipr.get_neighbours():
+            ip = n.get_attr("NDA_DST")
+            if not ip:
+                continue
+            neigh.setdefault(n["ifindex"], []).append(
+                Neighbour(ip, n.get_attr("NDA_LLADDR"), NUD_STATES.get(n["state"], hex(n["state"])), n["ifindex"]))
+        out = []
+        for m in links:
+            stats = decode_stats64(_raw_stats64(m))
+            out.append(InterfaceFacts(
+                netns=netns, netns_inode=inode, ifindex=m["index"], name=m.get_attr("IFLA_IFNAME") or "?",
+                mac=m.get_attr("IFLA_ADDRESS"), kind=_kind(m), flags=m["flags"],
+                promiscuity=m.get_attr("IFLA_PROMISCUITY") or 0, operstate=m.get_attr("IFLA_OPERSTATE") or "?",
+                master=m.get_attr("IFLA_MASTER"), link=m.get_attr("IFLA_LINK"),
+                addresses=tuple(addrs.get(m["index"], ())), neighbours=tuple(neigh.get(m["index"], ())),
+                rx_otherhost_dropped=stats["rx_otherhost_dropped"], rx_dropped=stats["rx_dropped"] or 0,
+                rx_packets=stats["rx_packets"] or 0))
+        return out
+
+
+class HostFacts:
+    """Interfaces of every namespace netdrop can see, indexed by (netns inode, ifindex)."""
+
+    def __init__(self, interfaces: List[InterfaceFacts], names: NetnsNames):
+        self.interfaces = interfaces
+        self.names = names
+        self.by_key = {(i.netns_inode, i.ifindex): i for i in interfaces}
+
+    @classmethod
+    def collect(cls, names: Optional[NetnsNames] = None, only: Optional[List[str]] = None) -> "HostFacts":
+        names = names or NetnsNames()
+        spaces = {HOST: names.own}
+        spaces.update(names.by_name)
+        if only:
+            spaces = {k: v for k, v in spaces.items() if k in only}
+        facts: List[InterfaceFacts] = []
+        for name, inode in spaces.items():
+            try:
+                facts.extend(read_netns(name, inode))
+            except NotFound:
+                if only:
+                    raise
+        return cls(facts, names)
+
+    def get(self, netns_inode: int, ifindex: int) -> Optional[InterfaceFacts]:
+        return self.by_key.get((netns_inode, ifindex))
+
+    def find_ip(self, ip: str) -> List[InterfaceFacts]:
+        return [i for i in self.interfaces if i.owns(ip)]
+
+    def find_mac(self, mac: str) -> List[InterfaceFacts]:
+        return [i for i in self.interfaces if i.mac and i.mac.lower() == mac.lower()]
+
+    def find_name(self, name: str, netns: Optional[str] = None) -> List[InterfaceFacts]:
+        return [i for i in self.interfaces if i.name == name and (netns is None or i.netns == netns)]
