@@ -1,0 +1,178 @@
+"""Command line: parse options into config objects and call one function per command. No BPF, no netlink here."""
+from __future__ import annotations
+
+import signal
+import sys
+import traceback
+from typing import Optional
+
+import click
+
+from . import __version__
+from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, NetdropError
+from .render.text import console, plain
+
+
+class App:
+    def __init__(self, debug: bool, width: Optional[int]):
+        self.debug = debug
+        self.width = width
+        self.out = console(width=width)
+        self.err = console(stderr=True, width=width)
+
+    def kernel(self):
+        from .kernel.features import KernelInfo
+        return KernelInfo.load()
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, help="Show compiler output and tracebacks.")
+@click.option("--width", type=click.IntRange(40, 1000), default=None, help="Output width (default: the terminal's).")
+@click.version_option(__version__, prog_name="netdrop")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, width: Optional[int]) -> None:
+    """Find and explain packets the Linux receive path drops silently."""
+    ctx.obj = App(debug, width)
+
+
+@cli.command()
+@click.option("--iface", "-i", metavar="IF", help="Focus on this interface.")
+@click.option("--ip", metavar="ADDR", help="Focus on this address (the one that 'does not work').")
+@click.option("--netns", "-n", metavar="NAME", help="Only this network namespace (as in `ip netns`).")
+@click.option("--duration", "-d", type=float, default=10.0, show_default=True, help="Seconds to watch.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema: docs/json.md).")
+@click.option("--ready-file", type=click.Path(dir_okay=False, writable=True), help="Written once probes are attached.")
+@pass_app
+def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file) -> None:
+    """Watch for DURATION seconds and explain every drop: what, where, why, and the fix."""
+    from .collect import Collector
+    from .diagnose.run import DiagnoseConfig
+    from .diagnose.run import diagnose as run_diagnose
+    from .render.report import render_report, report_json
+    cfg = DiagnoseConfig(iface=iface, ip=ip, netns=netns, duration=duration, ready_file=ready_file, debug=app.debug)
+    kernel = app.kernel()
+    if not as_json:
+        app.err.print(plain(f"watching for {duration:g} s (Ctrl-C stops early)...", "dim"))
+    report = run_diagnose(cfg, kernel, Collector)
+    if as_json:
+        click.echo(report_json(report))
+    else:
+        app.out.print(render_report(report))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the capabilities as JSON.")
+@pass_app
+def check(app: App, as_json: bool) -> None:
+    """What this kernel and host offer netdrop: hooks, evidence, and how to fix what is missing."""
+    from .render.check import render_check, check_json
+    from .kernel.features import capabilities
+    rows = capabilities()
+    if as_json:
+        click.echo(check_json(rows))
+    else:
+        app.out.print(render_check(rows))
+    if any(r.required and not r.ok for r in rows):
+        sys.exit(4)
+
+
+@cli.group()
+def lab() -> None:
+    """The built-in reproduction lab (network namespaces named ndlab-*)."""
+
+
+@lab.command("up")
+@click.option("--scenario", default="wrong-mac", show_default=True, help="Which fault to build.")
+@pass_app
+def lab_up(app: App, scenario: str) -> None:
+    """Build the lab (rebuilds it if it exists)."""
+    from . import lab as labmod
+    _print_status(app, labmod.up(scenario))
+
+
+@lab.command("down")
+@pass_app
+def lab_down(app: App) -> None:
+    """Remove every lab namespace, whatever state they are in."""
+    from . import lab as labmod
+    removed = labmod.down()
+    app.out.print(plain("removed: " + (" ".join(removed) or "nothing")))
+
+
+@lab.command("status")
+@pass_app
+def lab_status(app: App) -> None:
+    """Show the lab's namespaces, addresses and the sender's neighbour entry."""
+    from . import lab as labmod
+    _print_status(app, labmod.status())
+
+
+@lab.command("traffic")
+@click.option("--count", "-c", type=click.IntRange(1, 10_000_000), default=3, show_default=True)
+@click.option("--kind", type=click.Choice(["wrong-mac", "closed-port", "correct"]), default="wrong-mac",
+              show_default=True, help="wrong-mac: to the secondary address; closed-port: UDP to a closed port.")
+@pass_app
+def lab_traffic(app: App, count: int, kind: str) -> None:
+    """Send COUNT UDP datagrams from the sender namespace."""
+    from . import lab as labmod
+    sent = labmod.send(count, kind)
+    app.out.print(plain(f"sent {sent} {kind} datagrams"))
+
+
+@lab.command("flood")
+@click.option("--seconds", "-s", type=float, default=3.0, show_default=True)
+@pass_app
+def lab_flood(app: App, seconds: float) -> None:
+    """Send wrong-MAC frames as fast as possible for SECONDS."""
+    from . import lab as labmod
+    sent = labmod.flood(seconds)
+    app.out.print(plain(f"sent {sent} frames ({sent / seconds:,.0f}/s)"))
+
+
+def _print_status(app: App, status: dict) -> None:
+    for k, v in status.items():
+        app.out.print(plain(f"{k}: {v}"))
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    debug = "--debug" in (argv if argv is not None else sys.argv)
+    err = console(stderr=True)
+    try:
+        cli.main(args=argv, prog_name="netdrop", standalone_mode=False)
+    except NetdropError as exc:
+        _fail(err, exc.message, exc.hint, exc.exit_code)
+    except click.exceptions.NoSuchOption as exc:
+        _fail(err, exc.format_message(), f"see `netdrop {_cmd(exc)}--help`", EXIT_USAGE)
+    except click.ClickException as exc:
+        _fail(err, exc.format_message(), f"see `netdrop {_cmd(exc)}--help`", exc.exit_code or EXIT_USAGE)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        _fail(err, "interrupted", "probes were detached; the host is as it was", EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # the one place a bug becomes a message
+        if debug:
+            traceback.print_exc()
+        _fail(err, f"internal error: {type(exc).__name__}: {exc}", "rerun with --debug and report it", EXIT_INTERNAL)
+    sys.exit(0)
+
+
+def _cmd(exc: click.ClickException) -> str:
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None or ctx.command_path in ("", "netdrop"):
+        return ""
+    return ctx.command_path.split(" ", 1)[-1] + " "
+
+
+def _fail(err, message: str, hint: str, code: int) -> None:
+    err.print(plain(f"error: {message}".replace("\n", " ")))
+    if hint:
+        err.print(plain(f"hint: {hint}"))
+    sys.exit(code)

@@ -1,0 +1,101 @@
+"""`netdrop diagnose`: attach, read the host's facts around a watching window, detach, explain."""
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+from ..aggregate import Snapshot, since
+from ..bpf.offsets import ProbeConfig
+from ..errors import NotFound, UsageError
+from ..model import DropCount, DropEvent, Report
+from ..net.links import HostFacts
+from ..net.netns import HOST, NetnsNames
+from .engine import Context, Focus, run
+from .rules import RULES
+
+
+@dataclass(frozen=True)
+class DiagnoseConfig:
+    iface: Optional[str] = None
+    ip: Optional[str] = None
+    netns: Optional[str] = None
+    duration: float = 10.0
+    ready_file: Optional[str] = None
+    event_budget: int = 2000
+    debug: bool = False
+
+
+def validate(cfg: DiagnoseConfig, names: NetnsNames, facts: HostFacts) -> DiagnoseConfig:
+    if not 0 < cfg.duration <= 86400:
+        raise UsageError(f"--duration {cfg.duration} is out of range", "give seconds between 0 and 86400, e.g. 10")
+    if cfg.netns and names.inode(cfg.netns) is None:
+        raise NotFound(f"no network namespace named {cfg.netns}", "list them with `ip netns list`")
+    if cfg.ip:
+        try:
+            ip = str(ipaddress.ip_address(cfg.ip))
+        except ValueError:
+            raise UsageError(f"{cfg.ip!r} is not an IP address", "give an IPv4 or IPv6 address, e.g. 10.0.0.3") from None
+        cfg = DiagnoseConfig(**{**cfg.__dict__, "ip": ip})
+    if cfg.iface and not facts.find_name(cfg.iface, cfg.netns):
+        where = f" in netns {cfg.netns}" if cfg.netns else ""
+        raise NotFound(f"no interface named {cfg.iface}{where}",
+                       "list them with `ip link`" + (" (add --netns NAME for another namespace)" if not cfg.netns
+                                                     else f" / `ip -n {cfg.netns} link`"))
+    return cfg
+
+
+def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable, on_tick: Callable = lambda s: None) -> Report:
+    from ..enrich import Enricher
+    names = NetnsNames()
+    only = [cfg.netns] if cfg.netns else None
+    facts0 = HostFacts.collect(names, only)
+    cfg = validate(cfg, names, facts0)
+    events: List[DropEvent] = []
+    probe = ProbeConfig(event_budget=cfg.event_budget)
+    with collector_factory(kernel, probe, cfg.debug) as col:
+        base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
+        before = HostFacts.collect(names, only)  # read after attaching: the trace window covers the counter's
+        _write_ready(cfg.ready_file)
+        start = time.monotonic()
+        deadline = start + cfg.duration
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            time.sleep(min(0.1, deadline - now))
+            events.extend(col.events())
+            on_tick(now - start)
+        after = HostFacts.collect(names, only)
+        events.extend(col.events())
+        end = Snapshot.of(time.monotonic(), col.counts(), col.stats())
+        hooks = col.hooks()
+    duration = time.monotonic() - start
+    window = since(base, end)
+    counts = [DropCount(k, n, end.counts[k].last_ns) for k, n in window.items()]
+    stats = {k: end.stats[k] - base.stats.get(k, 0) for k in end.stats}
+    enricher = Enricher(kernel, names, after)
+    counts = [c for c in counts if _in_scope(c, cfg, names, enricher)]
+    ctx = Context(counts, events, before, after, enricher, Focus(cfg.ip, cfg.iface, cfg.netns), duration)
+    findings, notes = run(ctx, RULES)
+    rows = sorted((enricher.row(c) for c in counts), key=lambda r: (-r.count, r.reason))
+    return Report(findings, rows, notes, stats.get("lost", 0), stats.get("sampled", 0), hooks, duration,
+                  kernel.release)
+
+
+def _in_scope(c: DropCount, cfg: DiagnoseConfig, names: NetnsNames, enricher) -> bool:
+    if cfg.netns and names.name(c.key.netns) != cfg.netns:
+        return False
+    if cfg.iface and enricher.interface(c.key.netns, c.key.ifindex) != cfg.iface:
+        return False
+    return True
+
+
+def _write_ready(path: Optional[str]) -> None:
+    if path:
+        with open(path, "w") as f:
+            f.write("ready\n")
+
+
+__all__ = ["DiagnoseConfig", "diagnose", "HOST"]

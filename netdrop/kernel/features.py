@@ -1,0 +1,137 @@
+"""What this kernel offers netdrop, read once per run: BTF offsets, tracepoint arguments, reason names, symbols,
+and the capability table `netdrop check` prints."""
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from ..errors import KernelError, PermissionDenied
+from .btf import BTF, FUNC, STRUCT
+from .ksyms import Ksyms
+from .reasons import ReasonTable
+from .tracefs import tracefs_root
+
+# Functions whose kfree_skb location means "dropped on IP input" (for kernels without drop reasons).
+IP_RCV_FUNCS = ("ip_rcv_core", "ip_rcv", "ip6_rcv_core", "ipv6_rcv")
+
+
+@dataclass
+class KernelInfo:
+    release: str
+    btf: BTF
+    reasons: ReasonTable
+    ksyms: Ksyms
+    macros: Dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, need_root: bool = True) -> "KernelInfo":
+        if need_root and os.geteuid() != 0:
+            raise PermissionDenied("netdrop loads BPF programs and reads kernel symbols, which needs root",
+                                   "run it with sudo")
+        from ..bpf.offsets import kfree_skb_args, struct_offsets
+        btf = BTF.load()
+        info = cls(platform.release(), btf, ReasonTable.load(btf), Ksyms.load())
+        info.macros = struct_offsets(btf)
+        info.macros.update(kfree_skb_args(btf))
+        if not info.reasons.available and info.macros["ARG_REASON"] >= 0:
+            raise KernelError("the kernel reports drop reasons but netdrop found no names for them",
+                              "mount tracefs: mount -t tracefs nodev /sys/kernel/tracing")
+        return info
+
+    @property
+    def has_reasons(self) -> bool:
+        return self.macros.get("ARG_REASON", -1) >= 0
+
+    def location(self, addr: int) -> str:
+        return self.ksyms.format(addr)
+
+    def in_ip_rcv(self, addr: int) -> bool:
+        hit = self.ksyms.lookup(addr)
+        return bool(hit) and hit[0] in IP_RCV_FUNCS
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+    required: bool = False
+
+
+def capabilities() -> List[Capability]:
+    """Everything `netdrop check` reports. Never raises: each failure becomes a row with a hint."""
+    rows: List[Capability] = []
+    root = os.geteuid() == 0
+    rows.append(Capability("root", root, "running as root" if root else "not root", "run netdrop with sudo", True))
+    try:
+        import bcc  # noqa: F401
+        rows.append(Capability("bcc", True, "python3-bpfcc importable", required=True))
+    except ImportError:
+        rows.append(Capability("bcc", False, "bcc's Python module is missing",
+                               "apt-get install python3-bpfcc (not PyPI's unrelated `bcc`)", True))
+    btf: Optional[BTF] = None
+    try:
+        btf = BTF.load()
+        rows.append(Capability("BTF", True, "/sys/kernel/btf/vmlinux", required=True))
+    except KernelError as exc:
+        rows.append(Capability("BTF", False, exc.message, "a kernel with CONFIG_DEBUG_INFO_BTF=y is needed", True))
+    root_tfs = tracefs_root()
+    rows.append(Capability("tracefs", bool(root_tfs), root_tfs or "not mounted",
+                           "mount -t tracefs nodev /sys/kernel/tracing (reason names then come from the format file)"))
+    from .headers import find_headers
+    try:
+        tree = find_headers()
+        detail = f"{tree.kernel}" + ("" if tree.exact else " (another kernel's: fine, offsets come from BTF)")
+        tree.cleanup()
+        rows.append(Capability("kernel headers", True, detail, required=True))
+    except KernelError as exc:
+        rows.append(Capability("kernel headers", False, exc.message, exc.hint, True))
+    if btf is not None:
+        params = btf.typedef_proto_params("btf_trace_kfree_skb")
+        rows.append(Capability("skb:kfree_skb", bool(params), "raw tracepoint " + (", ".join(params[1:]) if params
+                                                                                    else "missing"),
+                               "netdrop needs the skb:kfree_skb tracepoint", True))
+        reasons = ReasonTable.load(btf)
+        has_arg = bool(params) and "enum skb_drop_reason" in params
+        rows.append(Capability("drop reasons", has_arg and reasons.available,
+                               f"{len(reasons.names)} names from {reasons.source}" if has_arg else
+                               "this kernel's kfree_skb has no reason (before 5.17): drops are attributed by "
+                               "location and packet type", "Linux 5.18+ names OTHERHOST drops directly"))
+        other = reasons.number("OTHERHOST")
+        rows.append(Capability("OTHERHOST reason", other is not None,
+                               f"reason {other}" if other is not None else "not in this kernel",
+                               "drops are attributed by location in ip_rcv_core and skb->pkt_type instead"))
+        rows.append(Capability("ring buffer", btf.has_func("bpf_ringbuf_reserve"),
+                               "BPF ring buffer" if btf.has_func("bpf_ringbuf_reserve") else "missing (Linux < 5.8)",
+                               "per-drop events need Linux 5.8+; counts still work"))
+    rows.append(_otherhost_counter())
+    kprobes = os.path.isdir("/sys/bus/event_source/devices/kprobe")
+    rows.append(Capability("kprobes", kprobes, "available" if kprobes else "not in this kernel (CONFIG_KPROBES off)",
+                           "classification hooks on eth_type_trans/ip_rcv_core need kprobes or fentry"))
+    ks = Ksyms.load()
+    for fn in ("eth_type_trans", "ip_rcv_core"):
+        present = ks.has(fn)
+        rows.append(Capability(f"symbol {fn}", present, "in kallsyms" if present else "absent (inlined?)",
+                               "the hook on it cannot attach; the kfree_skb evidence still stands"))
+    if btf is not None:
+        rows.append(Capability("struct offsets", btf.find(STRUCT, "sk_buff") is not None,
+                               "sk_buff/net_device layouts from BTF", required=True))
+        rows.append(Capability("fentry targets in BTF", btf.find(FUNC, "eth_type_trans") is not None,
+                               "eth_type_trans has BTF" if btf.find(FUNC, "eth_type_trans") else "no BTF for it"))
+    return rows
+
+
+def _otherhost_counter() -> Capability:
+    try:
+        from ..net.links import read_netns
+        from ..net.netns import HOST, own_inode
+        lo = next(i for i in read_netns(HOST, own_inode()) if i.kind == "loopback")
+        ok = lo.rx_otherhost_dropped is not None
+    except Exception as exc:  # check must never fail: report why
+        return Capability("rx_otherhost_dropped", False, f"could not read: {exc}")
+    return Capability("rx_otherhost_dropped", ok, "in IFLA_STATS64" if ok else "not in this kernel (before 5.19)",
+                      "without it the trace is the only evidence of OTHERHOST drops")
+

@@ -1,0 +1,87 @@
+"""The diagnose verdict: rich panels and a table for people, a stable JSON object for programs."""
+from __future__ import annotations
+
+import json
+from typing import List, Sequence
+
+from rich.console import Group as RGroup
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ..model import DropRow, Finding, Note, Report
+from .columns import BY_KEY, DIAGNOSE_COLUMNS
+from .text import plain
+
+CAUSE_STYLE = {"mac-mismatch": "bold red"}
+
+
+def drops_table(rows: Sequence[DropRow], keys: Sequence[str] = DIAGNOSE_COLUMNS, total: int = 0,
+                title: str = "") -> Table:
+    table = Table(title=title or None, title_justify="left", expand=False, pad_edge=False, box=None,
+                  header_style="bold")
+    cols = [BY_KEY[k] for k in keys]
+    for c in cols:
+        table.add_column(c.header, justify=c.justify, min_width=c.width, no_wrap=c.key != "mac",
+                         overflow="fold")
+    for r in rows:
+        cells: List[Text] = []
+        for c in cols:
+            if c.key == "share":
+                cells.append(plain(f"{100.0 * r.count / total:.0f}%" if total else "-"))
+            else:
+                cells.append(plain(c.fmt(c.get(r))))
+        style = "red" if r.dst_mac else ""
+        table.add_row(*cells, style=style)
+    return table
+
+
+def finding_panel(i: int, f: Finding) -> Panel:
+    body = Text()
+    body.append_text(plain(f.title + ".", "bold"))
+    body.append("\n")
+    body.append_text(plain(f.explanation))
+    if f.evidence:
+        body.append("\n\nEvidence:\n", style="bold")
+        for e in f.evidence:
+            body.append("  - ")
+            body.append_text(plain(e))
+            body.append("\n")
+    body.append("\nFix: ", style="bold green")
+    body.append_text(plain(f.fix))
+    title = Text.assemble((f"Finding {i}: ", "bold"), (f.cause, CAUSE_STYLE.get(f.cause, "bold yellow")))
+    return Panel(body, title=title, title_align="left", expand=True)
+
+
+def note_text(n: Note) -> Text:
+    t = Text("note: ", style="bold yellow")
+    t.append_text(plain(n.text))
+    if n.hint:
+        t.append("\n      hint: ", style="dim")
+        t.append_text(plain(n.hint))
+    return t
+
+
+def render_report(r: Report) -> RGroup:
+    parts: list = []
+    head = Text.assemble(("netdrop diagnose", "bold"), f"  kernel {r.kernel}, watched {r.duration:.1f} s, hooks: ")
+    head.append_text(plain(", ".join(h["name"] for h in r.hooks if h.get("attached")) or "none"))
+    parts.append(head)
+    if r.findings:
+        verdict = Text(f"Verdict: {len(r.findings)} cause{'s' if len(r.findings) != 1 else ''} found", "bold red")
+    else:
+        verdict = Text("Verdict: no cause found", "bold green")
+    parts.append(verdict)
+    for i, f in enumerate(r.findings, 1):
+        parts.append(finding_panel(i, f))
+    for n in r.notes:
+        parts.append(note_text(n))
+    if r.drops:
+        parts.append(drops_table(r.drops, title=f"All drops in the window ({sum(d.count for d in r.drops):,})"))
+    tail = f"events: lost {r.lost_events}, sampled away {r.sampled_events} (counts are exact, in-kernel)"
+    parts.append(Text(tail, style="dim"))
+    return RGroup(*parts)
+
+
+def report_json(r: Report) -> str:
+    return json.dumps(r.to_dict(), indent=2, sort_keys=False)
