@@ -1,6 +1,7 @@
 """Command line: parse options into config objects and call one function per command. No BPF, no netlink here."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
@@ -137,11 +138,18 @@ def _print_status(app: App, status: dict) -> None:
         app.out.print(plain(f"{k}: {v}"))
 
 
+_MAIN_PID = 0
+
+
 def _on_sigterm(signum, frame):
+    if os.getpid() != _MAIN_PID:  # a forked helper (a library's child) must not run netdrop's exit path
+        os._exit(128 + signum)
     raise KeyboardInterrupt
 
 
 def main(argv=None) -> None:
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
     signal.signal(signal.SIGTERM, _on_sigterm)
     debug = "--debug" in (argv if argv is not None else sys.argv)
     err = console(stderr=True)
@@ -154,6 +162,8 @@ def main(argv=None) -> None:
     except click.ClickException as exc:
         _fail(err, exc.format_message(), f"see `netdrop {_cmd(exc)}--help`", exc.exit_code or EXIT_USAGE)
     except (KeyboardInterrupt, click.exceptions.Abort):
+        if debug:
+            traceback.print_exc()
         _fail(err, "interrupted", "probes were detached; the host is as it was", EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(0)

@@ -5,6 +5,7 @@ Traffic only ever goes between these namespaces.
 """
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import subprocess
@@ -15,7 +16,8 @@ from typing import Dict, List
 from .errors import NetdropError, NotFound, PermissionDenied, UsageError
 from .net import netns
 
-PREFIX = "ndlab-"
+# NETDROP_LAB_PREFIX lets parallel test runs keep separate labs; everything netdrop creates starts with it.
+PREFIX = os.environ.get("NETDROP_LAB_PREFIX", "ndlab-")
 RX_NS, TX_NS = PREFIX + "rx", PREFIX + "tx"
 RX_IF, TX_IF = "vB", "vA"
 RX_MAC, TX_MAC = "02:25:ad:fa:a8:be", "02:4e:44:00:00:01"
@@ -56,7 +58,6 @@ def namespaces() -> List[str]:
 
 
 def _require_root() -> None:
-    import os
     if os.geteuid() != 0:
         raise PermissionDenied("the lab creates network namespaces, which needs root", "run it with sudo")
 

@@ -1,7 +1,4 @@
-"""Interface facts through rtnetlink (pyroute2), read-only and namespace-aware.
-
-IPRoute(netns=NAME, flags=0) opens the namespace without ever creating it.
-"""
+"""Interface facts through rtnetlink (pyroute2), read-only and namespace-aware. Never creates a namespace."""
 from __future__ import annotations
 
 import socket
@@ -10,7 +7,7 @@ from typing import Dict, List, Optional
 
 from ..errors import NotFound
 from ..model import Address, InterfaceFacts, Neighbour
-from .netns import HOST, NetnsNames
+from .netns import HOST, NetnsNames, entered
 
 NUD_STATES = {0x01: "INCOMPLETE", 0x02: "REACHABLE", 0x04: "STALE", 0x08: "DELAY", 0x10: "PROBE", 0x20: "FAILED",
               0x40: "NOARP", 0x80: "PERMANENT", 0x00: "NONE"}
@@ -20,10 +17,15 @@ STATS64_OTHERHOST_INDEX = 24
 
 
 def _iproute(netns: Optional[str]):
+    """An IPRoute whose netlink socket lives in `netns`.
+
+    Workaround (pyroute2 0.9.7): IPRoute(netns=NAME) forks a child process to open the socket, and that child
+    inherits netdrop's signal handlers and exits through them. Entering the namespace in this thread for the
+    socket's creation (setns on /var/run/netns/NAME, opened read-only) gives the same socket without a fork.
+    """
     from pyroute2 import IPRoute
-    if netns and netns != HOST:
-        return IPRoute(netns=netns, flags=0)
-    return IPRoute()
+    with entered(netns):
+        return IPRoute()
 
 
 def decode_stats64(raw: bytes) -> Dict[str, Optional[int]]:

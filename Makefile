@@ -1,0 +1,23 @@
+# netdrop: the README's two commands are `make demo` and `make test`. Run them as root.
+PY := .venv/bin/python
+export NO_COLOR ?=
+
+.PHONY: demo test unit integration deps vm-test bench clean
+
+deps:
+	@scripts/install-deps.sh --test
+
+demo: deps
+	@scripts/demo.sh
+
+test: deps
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration
+
+unit: deps
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+integration: deps
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+clean:
+	rm -rf .venv build *.egg-info

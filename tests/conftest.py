@@ -1,0 +1,103 @@
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NETDROP = [sys.executable, "-m", "netdrop"]
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def pytest_collection_modifyitems(config, items):
+    if is_root():
+        return
+    skip = pytest.mark.skip(reason="needs root (real BPF, network namespaces)")
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(skip)
+
+
+def netdrop(*args, check=False, timeout=120, env=None, **kw):
+    e = dict(os.environ, NO_COLOR="1")
+    e.update(env or {})
+    return subprocess.run(NETDROP + [str(a) for a in args], capture_output=True, text=True, timeout=timeout,
+                          check=check, env=e, **kw)
+
+
+class Background:
+    """A netdrop command running while the test makes traffic; waits on --ready-file, never on sleeps."""
+
+    def __init__(self, tmp_path, *args, env=None):
+        self.ready = str(tmp_path / f"ready-{time.monotonic_ns()}")
+        e = dict(os.environ, NO_COLOR="1")
+        e.update(env or {})
+        self.proc = subprocess.Popen(NETDROP + [str(a) for a in args] + ["--ready-file", self.ready],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+
+    def wait_ready(self, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(self.ready):
+                return
+            if self.proc.poll() is not None:
+                out, err = self.proc.communicate()
+                raise AssertionError(f"netdrop exited before it was ready: {err}")
+            time.sleep(0.02)
+        self.proc.kill()
+        raise AssertionError("netdrop did not attach in time")
+
+    def finish(self, timeout=120):
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, err
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+@pytest.fixture
+def background(tmp_path):
+    started = []
+
+    def start(*args, env=None):
+        b = Background(tmp_path, *args, env=env)
+        started.append(b)
+        return b
+
+    yield start
+    for b in started:
+        b.kill()
+
+
+@pytest.fixture
+def lab():
+    """The wrong-MAC lab, always removed afterwards."""
+    from netdrop import lab as labmod
+    labmod.up("wrong-mac")
+    try:
+        yield labmod
+    finally:
+        labmod.down()
+        assert not labmod.namespaces()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftovers():
+    """After the whole suite: no lab namespace and no netdrop BPF program may remain."""
+    yield
+    if not is_root():
+        return
+    from netdrop import lab as labmod
+    left = labmod.namespaces()
+    labmod.down()
+    assert not left, f"namespaces leaked: {left}"
+    if shutil.which("bpftool") and not os.environ.get("NETDROP_SHARED_HOST"):
+        out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
+        assert "kfree_skb" not in out, "a kfree_skb BPF program is still loaded"
