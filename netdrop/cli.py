@@ -55,9 +55,12 @@ def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file) -> None:
     from .render.report import render_report, report_json
     cfg = DiagnoseConfig(iface=iface, ip=ip, netns=netns, duration=duration, ready_file=ready_file, debug=app.debug)
     kernel = app.kernel()
-    if not as_json:
-        app.err.print(plain(f"watching for {duration:g} s (Ctrl-C stops early)...", "dim"))
-    report = run_diagnose(cfg, kernel, Collector)
+
+    def on_ready() -> None:
+        if not as_json:
+            app.err.print(plain(f"watching for {duration:g} s (Ctrl-C stops early)...", "dim"))
+
+    report = run_diagnose(cfg, kernel, Collector, on_ready)
     if as_json:
         click.echo(report_json(report))
     else:

@@ -46,7 +46,7 @@ def validate(cfg: DiagnoseConfig, names: NetnsNames, facts: HostFacts) -> Diagno
     return cfg
 
 
-def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable, on_tick: Callable = lambda s: None) -> Report:
+def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable, on_ready: Callable = lambda: None) -> Report:
     from ..enrich import Enricher
     names = NetnsNames()
     only = [cfg.netns] if cfg.netns else None
@@ -58,6 +58,7 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable, on_tick: 
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
         before = HostFacts.collect(names, only)  # read after attaching: the trace window covers the counter's
         _write_ready(cfg.ready_file)
+        on_ready()
         start = time.monotonic()
         deadline = start + cfg.duration
         while True:
@@ -66,7 +67,6 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable, on_tick: 
                 break
             time.sleep(min(0.1, deadline - now))
             events.extend(col.events())
-            on_tick(now - start)
         after = HostFacts.collect(names, only)
         events.extend(col.events())
         end = Snapshot.of(time.monotonic(), col.counts(), col.stats())

@@ -1,0 +1,94 @@
+"""Bad input and interruptions: one-line error + hint, documented exit codes, nothing left behind."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from netdrop import lab as L
+
+from ..conftest import netdrop
+
+
+def assert_error(r, code, words):
+    assert r.returncode == code, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert lines[0].startswith("error: ") and words in lines[0], r.stderr
+    assert len(lines) == 2 and lines[1].startswith("hint: "), r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_unknown_interface():
+    assert_error(netdrop("diagnose", "--iface", "nosuchif0", "--duration", "1"), 5, "no interface named nosuchif0")
+
+
+def test_unknown_netns():
+    assert_error(netdrop("diagnose", "--netns", "nosuchns", "--duration", "1"), 5, "nosuchns")
+
+
+def test_bad_address():
+    assert_error(netdrop("diagnose", "--ip", "10.0.0.300", "--duration", "1"), 2, "not an IP address")
+
+
+def test_bad_duration():
+    assert_error(netdrop("diagnose", "--duration", "-1"), 2, "out of range")
+
+
+def test_unknown_option_is_usage_error():
+    assert_error(netdrop("diagnose", "--bogus"), 2, "--bogus")
+
+
+def test_lab_traffic_without_lab():
+    L.down()
+    assert_error(netdrop("lab", "traffic", "--count", "1"), 5, "the lab is not up")
+
+
+@pytest.mark.skipif(not shutil.which("setpriv"), reason="needs setpriv")
+def test_not_root():
+    from ..conftest import NETDROP
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                        *NETDROP, "diagnose", "--duration", "1"], capture_output=True, text=True,
+                       env=dict(os.environ, NO_COLOR="1"), cwd="/")
+    assert_error(r, 3, "needs root")
+
+
+def test_check_reports_this_kernel():
+    r = netdrop("check", "--json")
+    assert r.returncode == 0, r.stderr
+    caps = {c["name"]: c for c in json.loads(r.stdout)["capabilities"]}
+    assert caps["skb:kfree_skb"]["ok"] and caps["BTF"]["ok"] and caps["bcc"]["ok"]
+    assert caps["root"]["ok"]
+    for c in caps.values():
+        assert c["ok"] or c["hint"], c  # everything missing says how to fix it
+
+
+def _kfree_progs():
+    if not shutil.which("bpftool"):
+        pytest.skip("needs bpftool")
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
+    return {p["id"] for p in json.loads(out) if p.get("name") == "kfree_skb"}
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 130), (signal.SIGKILL, -9)])
+def test_interrupted_run_detaches(background, sig, code):
+    before = _kfree_progs()
+    bg = background("diagnose", "--duration", "60")
+    bg.wait_ready()
+    ours = _kfree_progs() - before
+    assert ours, "diagnose loaded no kfree_skb program"
+    bg.proc.send_signal(sig)
+    rc, out, err = bg.finish(timeout=30)
+    assert rc == code, err
+    if sig != signal.SIGKILL:
+        assert err.strip().splitlines()[-2:] == ["error: interrupted",
+                                                 "hint: probes were detached; the host is as it was"]
+    deadline = time.monotonic() + 10
+    while ours & _kfree_progs() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the kernel frees a killed process's programs asynchronously
+    assert not (ours & _kfree_progs())
+    leftovers = [p for p in os.listdir("/tmp") if p.startswith(f"netdrop-headers-{bg.proc.pid}-")]
+    if sig != signal.SIGKILL:
+        assert leftovers == []
