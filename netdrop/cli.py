@@ -46,17 +46,23 @@ def cli(ctx: click.Context, debug: bool, width: Optional[int]) -> None:
 @click.option("--duration", "-d", type=float, default=10.0, show_default=True, help="Seconds to watch.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema: docs/json.md).")
 @click.option("--ready-file", type=click.Path(dir_okay=False, writable=True), help="Written once probes are attached.")
+@click.option("--promisc", is_flag=True,
+              help="Hold the interface promiscuous for the run (packet-socket membership; released on any exit).")
 @pass_app
-def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file) -> None:
+def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc) -> None:
     """Watch for DURATION seconds and explain every drop: what, where, why, and the fix."""
     from .collect import Collector
     from .diagnose.run import DiagnoseConfig
     from .diagnose.run import diagnose as run_diagnose
     from .render.report import render_report, report_json
-    cfg = DiagnoseConfig(iface=iface, ip=ip, netns=netns, duration=duration, ready_file=ready_file, debug=app.debug)
+    cfg = DiagnoseConfig(iface=iface, ip=ip, netns=netns, duration=duration, ready_file=ready_file, promisc=promisc,
+                         debug=app.debug)
     kernel = app.kernel()
 
-    def on_ready() -> None:
+    def on_ready(held) -> None:
+        for ns, ifname in held:
+            app.err.print(plain(f"promiscuous mode ON for {ifname} (netns {ns}) while netdrop runs; released on exit",
+                                "bold yellow"))
         if not as_json:
             app.err.print(plain(f"watching for {duration:g} s (Ctrl-C stops early)...", "dim"))
 

@@ -27,9 +27,14 @@ PREFIXLEN = 24
 UDP_PORT = 9999  # wrong-MAC traffic goes here
 CLOSED_PORT = 9  # nothing listens: NO_SOCKET drops
 
+BRIDGE = "br0"
+PORT_MAC = "02:25:ad:fa:a8:bf"  # the bridge port's own MAC in the bridge scenario (br0 carries RX_MAC)
+
 SCENARIOS = {
     "wrong-mac": "the sender's neighbour entry for the receiver's secondary address points at a wrong MAC (veth: "
                  "no MAC filter, every frame reaches the IP layer)",
+    "bridge": "the same fault, but the receiver's addresses sit on a Linux bridge, which passes foreign-MAC frames "
+              "up to its own IP stack only while it is promiscuous: the NIC filter of the original report",
 }
 TRAFFIC_KINDS = ("wrong-mac", "closed-port", "correct")
 
@@ -77,7 +82,7 @@ def up(scenario: str = "wrong-mac") -> Dict[str, str]:
         raise UsageError(f"unknown lab scenario {scenario!r}", "scenarios: " + ", ".join(SCENARIOS))
     down()
     try:
-        _build_base()
+        _build_base(bridge=scenario == "bridge")
     except BaseException:
         down()
         raise
@@ -88,7 +93,7 @@ def _sysctl(ns: str, key: str, value: str) -> None:
     _ip("netns", "exec", ns, "sysctl", "-qw", f"{key}={value}")
 
 
-def _build_base() -> None:
+def _build_base(bridge: bool = False) -> None:
     for ns in (RX_NS, TX_NS):
         _ip("netns", "add", ns)
         _ip("-n", ns, "link", "set", "lo", "up")
@@ -96,9 +101,15 @@ def _build_base() -> None:
         _sysctl(ns, "net.ipv6.conf.all.disable_ipv6", "1")
         _sysctl(ns, "net.ipv6.conf.default.disable_ipv6", "1")
     _ip("-n", TX_NS, "link", "add", "name", TX_IF, "address", TX_MAC, "type", "veth", "peer", "name", RX_IF,
-        "address", RX_MAC, "netns", RX_NS)
-    _ip("-n", RX_NS, "addr", "add", f"{PRIMARY_IP}/{PREFIXLEN}", "dev", RX_IF)
-    _ip("-n", RX_NS, "addr", "add", f"{SECONDARY_IP}/{PREFIXLEN}", "dev", RX_IF)
+        "address", PORT_MAC if bridge else RX_MAC, "netns", RX_NS)
+    owner = RX_IF
+    if bridge:
+        owner = BRIDGE
+        _ip("-n", RX_NS, "link", "add", "name", BRIDGE, "address", RX_MAC, "type", "bridge")
+        _ip("-n", RX_NS, "link", "set", RX_IF, "master", BRIDGE)
+        _ip("-n", RX_NS, "link", "set", BRIDGE, "up")
+    _ip("-n", RX_NS, "addr", "add", f"{PRIMARY_IP}/{PREFIXLEN}", "dev", owner)
+    _ip("-n", RX_NS, "addr", "add", f"{SECONDARY_IP}/{PREFIXLEN}", "dev", owner)
     _ip("-n", TX_NS, "addr", "add", f"{SENDER_IP}/{PREFIXLEN}", "dev", TX_IF)
     _ip("-n", RX_NS, "link", "set", RX_IF, "up")
     _ip("-n", TX_NS, "link", "set", TX_IF, "up")
@@ -106,7 +117,7 @@ def _build_base() -> None:
     _ip("-n", TX_NS, "neigh", "replace", SECONDARY_IP, "lladdr", WRONG_MAC, "dev", TX_IF, "nud", "permanent")
     # Deterministic counts: no ARP resolution (and its queue) in front of the primary address either.
     _ip("-n", TX_NS, "neigh", "replace", PRIMARY_IP, "lladdr", RX_MAC, "dev", TX_IF, "nud", "permanent")
-    _ip("-n", RX_NS, "neigh", "replace", SENDER_IP, "lladdr", TX_MAC, "dev", RX_IF, "nud", "permanent")
+    _ip("-n", RX_NS, "neigh", "replace", SENDER_IP, "lladdr", TX_MAC, "dev", owner, "nud", "permanent")
 
 
 def status() -> Dict[str, str]:
@@ -116,10 +127,10 @@ def status() -> Dict[str, str]:
         r = _ip("-n", TX_NS, "neigh", "show", SECONDARY_IP, check=False)
         out["sender neighbour entry"] = r.stdout.strip() or "none"
     if RX_NS in spaces:
-        r = _ip("-n", RX_NS, "-br", "addr", "show", RX_IF, check=False)
-        out["receiver"] = r.stdout.strip()
-        r = _ip("-n", RX_NS, "-br", "link", "show", RX_IF, check=False)
-        out["receiver link"] = r.stdout.strip()
+        r = _ip("-n", RX_NS, "-br", "addr", "show", "up", check=False)
+        out["receiver"] = " | ".join(line.strip() for line in r.stdout.splitlines() if not line.startswith("lo"))
+        r = _ip("-n", RX_NS, "-br", "link", "show", "up", check=False)
+        out["receiver links"] = " | ".join(line.strip() for line in r.stdout.splitlines() if not line.startswith("lo"))
     return out
 
 

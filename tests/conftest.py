@@ -88,6 +88,18 @@ def lab():
         assert not labmod.namespaces()
 
 
+@pytest.fixture
+def bridge_lab():
+    """The bridge scenario: br0 owns the addresses and filters foreign MACs unless promiscuous."""
+    from netdrop import lab as labmod
+    labmod.up("bridge")
+    try:
+        yield labmod
+    finally:
+        labmod.down()
+        assert not labmod.namespaces()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_leftovers():
     """After the whole suite: no lab namespace and no netdrop BPF program may remain."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..model import DropCount, DropEvent, Finding, InterfaceFacts, Note
 
@@ -56,6 +56,8 @@ class Context:
     focus: Focus
     duration: float
     sysctl: object = None  # callable (netns, key) -> Optional[str]
+    holders: Callable = lambda netns: []  # netns name -> [promisc.Holder]: processes with packet sockets
+    promisc_held: Tuple = ()  # (netns, interface) netdrop itself holds promiscuous (--promisc)
 
     def iface(self, netns_inode: int, ifindex: int) -> Optional[InterfaceFacts]:
         return self.after.get(netns_inode, ifindex) or self.before.get(netns_inode, ifindex)

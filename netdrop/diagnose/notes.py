@@ -16,6 +16,9 @@ def notes_for(ctx, findings: List[Finding]) -> List[Note]:
                                       "(skb:kfree_skb stayed silent)."))
     if ctx.focus.ip and not any(f.ip == ctx.focus.ip for f in findings):
         notes.extend(_silence_for_ip(ctx))
+    for ns, ifname in ctx.promisc_held:
+        notes.append(Note("promisc", f"netdrop held {ifname} (netns {ns}) promiscuous for this run through a "
+                                     "packet-socket membership; the kernel released it when netdrop exited."))
     seen = set()
     for f in findings:
         if f.cause != "mac-mismatch" or (f.netns, f.interface) in seen:
@@ -23,12 +26,32 @@ def notes_for(ctx, findings: List[Finding]) -> List[Note]:
         seen.add((f.netns, f.interface))
         iface = next((i for i in ctx.after.find_name(f.interface, f.netns)), None)
         if iface and iface.promiscuous and iface.kind in FILTERING_KINDS:
-            notes.append(Note("observer-effect",
-                              f"{iface.name} is promiscuous (promiscuity {iface.promiscuity}"
-                              f"{', IFF_PROMISC set' if iface.promisc_flag else ''}): frames with a foreign MAC "
-                              "reach the IP layer here only because of that. Without it the NIC would discard "
-                              "them silently and no kernel counter or trace would show them."))
+            notes.append(Note("observer-effect", _observer_text(ctx, iface)))
     return notes
+
+
+def who_holds(ctx, iface) -> List[str]:
+    """Who keeps `iface` promiscuous: netdrop itself, processes with packet sockets on it, the sticky flag."""
+    out = []
+    if (iface.netns, iface.name) in ctx.promisc_held:
+        out.append("netdrop --promisc")
+    holders = ctx.holders(iface.netns)
+    out.extend(h.describe() for h in holders if h.ifindex == iface.ifindex)
+    if iface.promisc_flag:
+        out.append("the sticky IFF_PROMISC flag (`ip link set promisc on`)")
+    if not out:
+        out.extend(h.describe() + " (packet socket on all interfaces)" for h in holders if h.ifindex == 0)
+    return out
+
+
+def _observer_text(ctx, iface) -> str:
+    who = who_holds(ctx, iface)
+    held = " and ".join(who) if who else "something (promiscuity count " + str(iface.promiscuity) + ")"
+    verb = "hold" if len(who) > 1 else "holds"
+    return (f"Frames with a foreign MAC reach the IP layer on {iface.name} only because {held} {verb} it "
+            f"promiscuous (promiscuity {iface.promiscuity}). Without that, the "
+            f"{'bridge' if iface.kind == 'bridge' else 'NIC'} would discard them before the kernel's IP layer and "
+            "no counter or drop trace would show them: stop the capture and the evidence disappears, not the fault.")
 
 
 def _silence_for_ip(ctx) -> List[Note]:
@@ -45,6 +68,7 @@ def _silence_for_ip(ctx) -> List[Note]:
                                            "frames with a wrong destination MAC would have been seen, so none "
                                            "arrived (or they were not dropped)."))
         elif not o.promiscuous and o.kind in FILTERING_KINDS:
+            out.extend(_foreign_mac_elsewhere(ctx, ip, o))
             out.append(Note("mac-filter", f"No drop of traffic for {ip} on {o.name} (netns {o.netns}). {o.name} "
                                           "is not promiscuous: a NIC, bridge or macvlan filter discards frames "
                                           "with a foreign destination MAC before the kernel sees them, so a "
@@ -55,3 +79,20 @@ def _silence_for_ip(ctx) -> List[Note]:
             out.append(Note("no-evidence", f"No drop of traffic for {ip} on {o.name} (netns {o.netns}) in "
                                            f"{ctx.duration:.0f} s."))
     return out
+
+
+def _foreign_mac_elsewhere(ctx, ip: str, owner) -> List[Note]:
+    """Frames for `ip` with a foreign MAC that died before the IP layer (e.g. a bridge with no port to flood to)."""
+    en = ctx.enrich
+    hits = [c for c in ctx.counts if c.key.daddr == ip and c.key.dst_mac]
+    if not hits:
+        return []
+    n = sum(c.count for c in hits)
+    c = max(hits, key=lambda c: c.count)
+    where = en.interface(c.key.netns, c.key.ifindex)
+    reason = en.reason(c.key.reason, c.key.pkt_type, c.key.location)
+    return [Note("foreign-mac-filtered",
+                 f"{n} frame{'s' if n != 1 else ''} for {ip} arrived on {where} with destination MAC {c.key.dst_mac} "
+                 f"(not {owner.name}'s {owner.mac}) and were dropped at {en.kernel.location(c.key.location)} "
+                 f"({reason}) before reaching {owner.name}'s IP stack.",
+                 f"the sender uses a wrong MAC for {ip}; rerun with --promisc to see the full mac-mismatch finding")]

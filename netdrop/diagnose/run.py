@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from ..aggregate import Snapshot, since
 from ..bpf.offsets import ProbeConfig
@@ -12,6 +12,7 @@ from ..errors import NotFound, UsageError
 from ..model import DropCount, DropEvent, Report
 from ..net.links import HostFacts
 from ..net.netns import HOST, NetnsNames
+from ..net.promisc import TemporaryPromisc, packet_holders
 from .engine import Context, Focus, run
 from .rules import RULES
 
@@ -24,6 +25,7 @@ class DiagnoseConfig:
     duration: float = 10.0
     ready_file: Optional[str] = None
     event_budget: int = 2000
+    promisc: bool = False
     debug: bool = False
 
 
@@ -43,10 +45,22 @@ def validate(cfg: DiagnoseConfig, names: NetnsNames, facts: HostFacts) -> Diagno
         raise NotFound(f"no interface named {cfg.iface}{where}",
                        "list them with `ip link`" + (" (add --netns NAME for another namespace)" if not cfg.netns
                                                      else f" / `ip -n {cfg.netns} link`"))
+    if cfg.promisc and not (cfg.iface or cfg.ip):
+        raise UsageError("--promisc needs --iface or --ip", "say which interface may be made promiscuous")
+    if cfg.promisc and cfg.ip and not cfg.iface and not facts.find_ip(cfg.ip):
+        raise NotFound(f"{cfg.ip} is not configured on any interface", "--promisc needs an interface to hold")
     return cfg
 
 
-def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable, on_ready: Callable = lambda: None) -> Report:
+def promisc_targets(cfg: DiagnoseConfig, facts: HostFacts) -> List[Tuple[Optional[str], str]]:
+    """The interfaces --promisc holds: --iface, else the ones owning --ip."""
+    if cfg.iface:
+        return [(i.netns, i.name) for i in facts.find_name(cfg.iface, cfg.netns)]
+    return [(i.netns, i.name) for i in facts.find_ip(cfg.ip)]
+
+
+def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
+             on_ready: Callable = lambda held: None) -> Report:
     from ..enrich import Enricher
     names = NetnsNames()
     only = [cfg.netns] if cfg.netns else None
@@ -54,11 +68,12 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable, on_ready:
     cfg = validate(cfg, names, facts0)
     events: List[DropEvent] = []
     probe = ProbeConfig(event_budget=cfg.event_budget)
-    with collector_factory(kernel, probe, cfg.debug) as col:
+    targets = promisc_targets(cfg, facts0) if cfg.promisc else []
+    with collector_factory(kernel, probe, cfg.debug) as col, TemporaryPromisc(targets) as held:
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
         before = HostFacts.collect(names, only)  # read after attaching: the trace window covers the counter's
         _write_ready(cfg.ready_file)
-        on_ready()
+        on_ready(held.held)
         start = time.monotonic()
         deadline = start + cfg.duration
         while True:
@@ -77,7 +92,8 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable, on_ready:
     stats = {k: end.stats[k] - base.stats.get(k, 0) for k in end.stats}
     enricher = Enricher(kernel, names, after)
     counts = [c for c in counts if _in_scope(c, cfg, names, enricher)]
-    ctx = Context(counts, events, before, after, enricher, Focus(cfg.ip, cfg.iface, cfg.netns), duration)
+    ctx = Context(counts, events, before, after, enricher, Focus(cfg.ip, cfg.iface, cfg.netns), duration,
+                  holders=packet_holders, promisc_held=tuple(held.held))
     findings, notes = run(ctx, RULES)
     rows = sorted((enricher.row(c) for c in counts), key=lambda r: (-r.count, r.reason))
     return Report(findings, rows, notes, stats.get("lost", 0), stats.get("sampled", 0), hooks, duration,

@@ -39,3 +39,11 @@ def test_kallsyms_unsorted_lookup_and_modules():
     assert ks.format(0) == "-"
     assert ks.lookup(0x10) is None
     assert ks.has("eth_type_trans") and not ks.has("some_data_symbol")  # data symbols are left out
+
+
+def test_proc_net_packet():
+    from netdrop.net.promisc import parse_proc_net_packet
+    text = ("sk               RefCnt Type Proto  Iface R Rmem   User   Inode\n"
+            "ffff8881012c6800 3      3    0003   4     1 0      0      53214\n"
+            "ffff8881012c7000 3      3    0003   0     1 0      0      53999\n")
+    assert parse_proc_net_packet(text) == [(4, 53214), (0, 53999)]

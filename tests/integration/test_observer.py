@@ -1,0 +1,85 @@
+"""The observer effect: a bridge hides foreign-MAC frames unless promiscuous; --promisc reveals them and always
+gives the promiscuity back, however netdrop ends."""
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from netdrop import lab as L
+from netdrop.net.links import HostFacts
+
+
+def br0():
+    return HostFacts.collect(only=[L.RX_NS]).find_name(L.BRIDGE, L.RX_NS)[0]
+
+
+def test_bridge_without_promisc_explains_the_filter(bridge_lab, background):
+    bg = background("diagnose", "--json", "--duration", "1.5", "--ip", L.SECONDARY_IP)
+    bg.wait_ready()
+    bridge_lab.send(4, "wrong-mac")
+    rc, out, err = bg.finish()
+    assert rc == 0, err
+    r = json.loads(out)
+    assert [f for f in r["findings"] if f["cause"] == "mac-mismatch"] == []
+    notes = {n["topic"]: n for n in r["notes"]}
+    assert "br0 is not promiscuous" in notes["mac-filter"]["text"]
+    assert "--promisc" in notes["mac-filter"]["hint"]
+    assert br0().promiscuity == 0
+
+
+def test_bridge_with_promisc_finds_the_wrong_mac_and_names_tcpdump(bridge_lab, background):
+    tcpdump = subprocess.Popen(["ip", "netns", "exec", L.RX_NS, "tcpdump", "-i", L.BRIDGE, "-w", "/dev/null"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while br0().promiscuity == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)  # wait for tcpdump's membership: a kernel state, not a timing guess
+        assert br0().promiscuity == 1
+        bg = background("diagnose", "--json", "--duration", "1.5", "--ip", L.SECONDARY_IP, "--promisc")
+        bg.wait_ready()
+        assert br0().promiscuity == 2
+        bridge_lab.send(5, "wrong-mac")
+        rc, out, err = bg.finish()
+        assert rc == 0, err
+        assert "promiscuous mode ON for br0" in err
+    finally:
+        tcpdump.terminate()
+        tcpdump.wait()
+    r = json.loads(out)
+    f = [f for f in r["findings"] if f["cause"] == "mac-mismatch"]
+    assert len(f) == 1 and f[0]["count"] == 5 and f[0]["counter_delta"] == 5
+    assert f[0]["interface"] == L.BRIDGE and f[0]["seen_dst_mac"] == L.WRONG_MAC and f[0]["expected_mac"] == L.RX_MAC
+    notes = {n["topic"]: n["text"] for n in r["notes"]}
+    assert "promisc" in notes
+    assert "tcpdump (pid" in notes["observer-effect"] and "netdrop --promisc" in notes["observer-effect"]
+    assert br0().promiscuity == 0
+
+
+def _kfree_progs():
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
+    return {p["id"] for p in json.loads(out) if p.get("name") == "kfree_skb"}
+
+
+@pytest.mark.parametrize("already", [False, True], ids=["not-promisc-before", "promisc-before"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["KILL", "TERM", "INT"])
+def test_promisc_released_on_any_exit(bridge_lab, background, sig, already):
+    if already:
+        subprocess.run(["ip", "-n", L.RX_NS, "link", "set", L.BRIDGE, "promisc", "on"], check=True)
+    before = br0()
+    progs_before = _kfree_progs()
+    bg = background("diagnose", "--duration", "60", "--iface", L.BRIDGE, "--netns", L.RX_NS, "--promisc")
+    bg.wait_ready()
+    assert br0().promiscuity == before.promiscuity + 1
+    ours = _kfree_progs() - progs_before
+    assert ours
+    bg.proc.send_signal(sig)
+    bg.finish(timeout=30)
+    deadline = time.monotonic() + 10
+    while (ours & _kfree_progs() or br0().promiscuity != before.promiscuity) and time.monotonic() < deadline:
+        time.sleep(0.05)  # a killed process's sockets and programs are released asynchronously
+    after = br0()
+    assert after.promiscuity == before.promiscuity
+    assert after.promisc_flag == before.promisc_flag == already
+    assert not (ours & _kfree_progs())
