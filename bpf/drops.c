@@ -93,6 +93,38 @@ static __always_inline int pass_l3_filters(struct nd_hdrs *h, u16 proto)
 	return 1;
 }
 
+/* Destination MAC and address of an OTHERHOST frame: one read when the IP header follows a plain Ethernet header
+ * (the common case), separate reads otherwise (VLAN tags, odd layouts). */
+static __always_inline void otherhost_dst(struct drop_key *k, struct nd_hdrs *h, u16 proto)
+{
+	if (h->mac == ND_MAC_UNSET)
+		return;
+	if (h->net == h->mac + 14) {
+		u64 w[7]; /* Ethernet (14) + IPv6 header up to the end of daddr (40) = 54 bytes */
+		if (bpf_probe_read_kernel(w, sizeof(w), h->head + h->mac))
+			return;
+		__builtin_memcpy(k->dst_mac, (u8 *)w, 6);
+		if (proto == bpf_htons(0x0800)) {
+			k->family = 4;
+			__builtin_memcpy(k->daddr, (u8 *)w + 14 + 16, 4);
+		} else if (proto == bpf_htons(0x86DD)) {
+			k->family = 6;
+			__builtin_memcpy(k->daddr, (u8 *)w + 14 + 24, 16);
+		}
+		return;
+	}
+	bpf_probe_read_kernel(k->dst_mac, 6, h->head + h->mac);
+	if (h->net == ND_MAC_UNSET)
+		return;
+	if (proto == bpf_htons(0x0800)) {
+		k->family = 4;
+		bpf_probe_read_kernel(k->daddr, 4, h->head + h->net + 16);
+	} else if (proto == bpf_htons(0x86DD)) {
+		k->family = 6;
+		bpf_probe_read_kernel(k->daddr, 16, h->head + h->net + 24);
+	}
+}
+
 RAW_TRACEPOINT_PROBE(kfree_skb)
 {
 	void *skb = (void *)ctx->args[0];
@@ -106,9 +138,10 @@ RAW_TRACEPOINT_PROBE(kfree_skb)
 	if (k.reason != FILTER_REASON)
 		return 0;
 #endif
-	void *dev = 0;
-	ND_READ(dev, skb, OFF_SKB_DEV);
-	nd_dev_ids(dev, &k.netns, &k.ifindex);
+	struct nd_skb s;
+	if (nd_read_skb(skb, &s))
+		return 0;
+	nd_dev_ids_win(s.dev, &k.netns, &k.ifindex);
 #ifdef FILTER_NETNS
 	if (k.netns != FILTER_NETNS)
 		return 0;
@@ -117,63 +150,45 @@ RAW_TRACEPOINT_PROBE(kfree_skb)
 	if (k.ifindex != FILTER_IFINDEX)
 		return 0;
 #endif
-	k.pkt_type = nd_pkt_type(skb);
+	k.pkt_type = s.pkt_type;
 #ifdef FILTER_OTHERHOST
 	if (k.pkt_type != ND_PACKET_OTHERHOST)
 		return 0;
 #endif
-	struct nd_hdrs h;
-	nd_headers(skb, &h);
-	u16 proto = 0;
-	ND_READ(proto, skb, OFF_SKB_PROTOCOL);
+	struct nd_hdrs h = {.head = s.head, .mac = s.mac, .net = s.net};
+	u16 proto = s.protocol;
 	if (!pass_l3_filters(&h, proto))
 		return 0;
 #if defined(FILTER_MAC_HI)
 	{
-		u8 m[6] = {};
+		u8 m[12] = {};
 		if (h.mac == ND_MAC_UNSET)
 			return 0;
-		bpf_probe_read_kernel(m, 6, h.head + h.mac);
+		bpf_probe_read_kernel(m, 12, h.head + h.mac);
 		u16 hi = ((u16)m[0] << 8) | m[1];
 		u32 lo = ((u32)m[2] << 24) | ((u32)m[3] << 16) | ((u32)m[4] << 8) | m[5];
-		u8 s[6] = {};
-		bpf_probe_read_kernel(s, 6, h.head + h.mac + 6);
-		u16 shi = ((u16)s[0] << 8) | s[1];
-		u32 slo = ((u32)s[2] << 24) | ((u32)s[3] << 16) | ((u32)s[4] << 8) | s[5];
+		u16 shi = ((u16)m[6] << 8) | m[7];
+		u32 slo = ((u32)m[8] << 24) | ((u32)m[9] << 16) | ((u32)m[10] << 8) | m[11];
 		if (!(hi == FILTER_MAC_HI && lo == FILTER_MAC_LO) && !(shi == FILTER_MAC_HI && slo == FILTER_MAC_LO))
 			return 0;
 	}
 #endif
-	if (k.pkt_type == ND_PACKET_OTHERHOST) {
-		if (h.mac != ND_MAC_UNSET)
-			bpf_probe_read_kernel(k.dst_mac, 6, h.head + h.mac);
-		if (h.net != ND_MAC_UNSET) {
-			if (proto == bpf_htons(0x0800)) {
-				k.family = 4;
-				bpf_probe_read_kernel(k.daddr, 4, h.head + h.net + 16);
-			} else if (proto == bpf_htons(0x86DD)) {
-				k.family = 6;
-				bpf_probe_read_kernel(k.daddr, 16, h.head + h.net + 24);
-			}
-		}
-	}
+	if (k.pkt_type == ND_PACKET_OTHERHOST)
+		otherhost_dst(&k, &h, proto);
 
-	u64 now = bpf_ktime_get_ns();
-	bump(STAT_COUNTED);
 	struct drop_val *v = counts.lookup(&k);
 	if (!v) {
 		struct drop_val zero = {};
 		counts.insert(&k, &zero);
 		v = counts.lookup(&k);
 	}
-	if (v) {
+	if (v)
 		v->count += 1;
-		v->last_ns = now;
-	} else {
+	else
 		bump(STAT_MAP_FULL);
-	}
 
 #if EVENT_BUDGET
+	u64 now = bpf_ktime_get_ns();
 	if (!within_budget(now)) {
 		bump(STAT_SAMPLED);
 		return 0;
@@ -197,12 +212,7 @@ RAW_TRACEPOINT_PROBE(kfree_skb)
 	e->stack_id = -1;
 #endif
 	/* the frame: from the MAC header when there is one, up to the end of the linear data */
-	u32 len = 0, data_len = 0;
-	void *data = 0;
-	ND_READ(len, skb, OFF_SKB_LEN);
-	ND_READ(data_len, skb, OFF_SKB_DATA_LEN);
-	ND_READ(data, skb, OFF_SKB_DATA);
-	void *start = data;
+	void *start = s.data;
 	e->has_mac = 0;
 	e->net_off = ND_MAC_UNSET;
 	if (h.mac != ND_MAC_UNSET) {
@@ -213,9 +223,9 @@ RAW_TRACEPOINT_PROBE(kfree_skb)
 	}
 	if (h.net != ND_MAC_UNSET && h.head + h.net >= start)
 		e->net_off = (u16)(h.head + h.net - start);
-	long before = data - start; /* bytes of headers already pulled */
-	e->frame_len = (u32)(len + before);
-	long linear = (long)(len - data_len) + before;
+	long before = s.data - start; /* bytes of headers already pulled */
+	e->frame_len = (u32)(s.len + before);
+	long linear = (long)(s.len - s.data_len) + before;
 	if (linear < 0)
 		linear = 0;
 	u32 n = linear > SNAPLEN ? SNAPLEN : (u32)linear;

@@ -12,56 +12,16 @@
 
 #ifndef SNAPLEN
 #define SNAPLEN 128
-/* ---- readers: every kernel field at a BTF offset (OFF_* / PKT_TYPE_* macros from netdrop/bpf/offsets.py) ---- */
-
-#define ND_READ(dst, base, off) bpf_probe_read_kernel(&(dst), sizeof(dst), (void *)(base) + (off))
-
-static __always_inline u8 nd_pkt_type(void *skb)
-{
-	u8 b = 0;
-	ND_READ(b, skb, OFF_SKB_PKT_TYPE_BYTE);
-	return (b >> PKT_TYPE_SHIFT) & PKT_TYPE_MASK;
-}
-
-/* netns inode and ifindex of a net_device (0, 0 for none) */
-static __always_inline void nd_dev_ids(void *dev, u32 *netns, u32 *ifindex)
-{
-	void *net = 0;
-	*netns = 0;
-	*ifindex = 0;
-	if (!dev)
-		return;
-	ND_READ(*ifindex, dev, OFF_DEV_IFINDEX);
-	ND_READ(net, dev, OFF_DEV_ND_NET);
-	if (net)
-		ND_READ(*netns, net, OFF_NET_INUM);
-}
-
-/* Start of the frame (MAC header, else network header) and the headers' offsets. */
-struct nd_hdrs {
-	void *head;
-	u16 mac;
-	u16 net;
-};
-
-static __always_inline void nd_headers(void *skb, struct nd_hdrs *h)
-{
-	h->head = 0;
-	h->mac = ND_MAC_UNSET;
-	h->net = ND_MAC_UNSET;
-	ND_READ(h->head, skb, OFF_SKB_HEAD);
-	ND_READ(h->mac, skb, OFF_SKB_MAC_HEADER);
-	ND_READ(h->net, skb, OFF_SKB_NETWORK_HEADER);
-}
-
 #endif
 
+
 enum nd_stat {
-	STAT_COUNTED = 0,   /* drops that passed the filters and were counted */
+	STAT_COUNTED = 0,   /* unused in the kernel: user space sums the counts map (+ STAT_MAP_FULL); a per-drop
+	                       increment here cost ~30 ns */
 	STAT_EVENTS = 1,    /* events submitted to the ring buffer */
 	STAT_LOST = 2,      /* ring buffer full: event lost */
 	STAT_SAMPLED = 3,   /* over the event budget: not sent, on purpose */
-	STAT_MAP_FULL = 4,  /* counts map full: drop counted only in STAT_COUNTED */
+	STAT_MAP_FULL = 4,  /* counts map full: the drop is counted only here */
 	STAT_CLASSIFIED = 5,/* classify.c: OTHERHOST frames seen leaving eth_type_trans */
 	STAT_REACHED_IP = 6,/* classify.c: OTHERHOST frames seen entering ip_rcv_core */
 	STAT_MAX = 8,
@@ -82,7 +42,6 @@ struct drop_key {
 
 struct drop_val {
 	u64 count;
-	u64 last_ns;
 };
 
 /* One sampled drop, with the frame from its MAC header on. */
@@ -152,6 +111,54 @@ static __always_inline void nd_headers(void *skb, struct nd_hdrs *h)
 	ND_READ(h->head, skb, OFF_SKB_HEAD);
 	ND_READ(h->mac, skb, OFF_SKB_MAC_HEADER);
 	ND_READ(h->net, skb, OFF_SKB_NETWORK_HEADER);
+}
+
+/* ---- windowed readers for the per-drop path ----
+ * Each bpf_probe_read_kernel() costs ~40-60 ns on the development VM whatever its size up to a few hundred bytes,
+ * so the kfree_skb program reads the span of sk_buff holding every field it needs in ONE call (SKB_WIN_START/LEN,
+ * 8-byte aligned, computed from BTF by offsets.py), and likewise for net_device (DEV_WIN_START/LEN). */
+#define ND_AT(win, type, off, start) (*(type *)((u8 *)(win) + (off) - (start)))
+
+struct nd_skb {
+	void *dev;
+	void *head;
+	void *data;
+	u32 len;
+	u32 data_len;
+	u16 protocol;
+	u16 mac;
+	u16 net;
+	u8 pkt_type;
+};
+
+static __always_inline int nd_read_skb(void *skb, struct nd_skb *s)
+{
+	u64 w[SKB_WIN_LEN / 8];
+	if (bpf_probe_read_kernel(w, sizeof(w), skb + SKB_WIN_START))
+		return -1;
+	s->dev = ND_AT(w, void *, OFF_SKB_DEV, SKB_WIN_START);
+	s->head = ND_AT(w, void *, OFF_SKB_HEAD, SKB_WIN_START);
+	s->data = ND_AT(w, void *, OFF_SKB_DATA, SKB_WIN_START);
+	s->len = ND_AT(w, u32, OFF_SKB_LEN, SKB_WIN_START);
+	s->data_len = ND_AT(w, u32, OFF_SKB_DATA_LEN, SKB_WIN_START);
+	s->protocol = ND_AT(w, u16, OFF_SKB_PROTOCOL, SKB_WIN_START);
+	s->mac = ND_AT(w, u16, OFF_SKB_MAC_HEADER, SKB_WIN_START);
+	s->net = ND_AT(w, u16, OFF_SKB_NETWORK_HEADER, SKB_WIN_START);
+	s->pkt_type = (ND_AT(w, u8, OFF_SKB_PKT_TYPE_BYTE, SKB_WIN_START) >> PKT_TYPE_SHIFT) & PKT_TYPE_MASK;
+	return 0;
+}
+
+static __always_inline void nd_dev_ids_win(void *dev, u32 *netns, u32 *ifindex)
+{
+	u64 w[DEV_WIN_LEN / 8];
+	*netns = 0;
+	*ifindex = 0;
+	if (!dev || bpf_probe_read_kernel(w, sizeof(w), dev + DEV_WIN_START))
+		return;
+	*ifindex = ND_AT(w, u32, OFF_DEV_IFINDEX, DEV_WIN_START);
+	void *net = ND_AT(w, void *, OFF_DEV_ND_NET, DEV_WIN_START);
+	if (net)
+		ND_READ(*netns, net, OFF_NET_INUM);
 }
 
 #endif

@@ -3,8 +3,6 @@ import struct
 
 # struct drop_key: netns, ifindex, reason, pkt_type, family, dst_mac[6], <pad 4>, location, daddr[16]
 DROP_KEY = struct.Struct("<IIIBB6s4xQ16s")
-# struct drop_val, summed over CPUs by the session
-DROP_VAL = struct.Struct("<QQ")
 # struct drop_event header; data[SNAPLEN] follows
 DROP_EVENT = struct.Struct("<QQIIIIHBBHHiI")
 # struct class_key: netns, ifindex, dst_mac, src_mac, hook

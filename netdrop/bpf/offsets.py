@@ -3,7 +3,7 @@ and the probe configuration (budgets, filters). Pure: no bcc, testable on a reco
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from ..errors import KernelError
 
@@ -29,7 +29,26 @@ def struct_offsets(btf) -> Dict[str, int]:
     out["OFF_SKB_PKT_TYPE_BYTE"] = pt.bit_offset // 8
     out["PKT_TYPE_SHIFT"] = pt.bit_offset % 8
     out["PKT_TYPE_MASK"] = (1 << pt.bit_size) - 1
+    skb = [(v, btf.field(*FIELDS[k]).byte_size) for k, v in out.items() if k.startswith("OFF_SKB_")
+           and k != "OFF_SKB_PKT_TYPE_BYTE"] + [(out["OFF_SKB_PKT_TYPE_BYTE"], 1)]
+    out["SKB_WIN_START"], out["SKB_WIN_LEN"] = window(skb)
+    dev = [(out[k], btf.field(*FIELDS[k]).byte_size) for k in ("OFF_DEV_IFINDEX", "OFF_DEV_ND_NET")]
+    out["DEV_WIN_START"], out["DEV_WIN_LEN"] = window(dev)
     return out
+
+
+MAX_WINDOW = 320  # bytes of BPF stack one window may use (the stack is 512)
+
+
+def window(fields) -> Tuple[int, int]:
+    """The 8-byte aligned span covering [(offset, size)], read with one bpf_probe_read_kernel()."""
+    start = min(off for off, _ in fields) // 8 * 8
+    end = max(off + size for off, size in fields)
+    length = (end - start + 7) // 8 * 8
+    if length > MAX_WINDOW:
+        raise KernelError(f"this kernel's struct layout spreads the needed fields over {length} bytes",
+                          "report this kernel version; netdrop reads them in one window of at most 320 bytes")
+    return start, length
 
 
 def kfree_skb_args(btf) -> Dict[str, int]:

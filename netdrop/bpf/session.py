@@ -70,6 +70,7 @@ class DropSession:
         self.headers: Optional[HeaderTree] = None
         self._events: List[bytes] = []
         self._max_batch = 0
+        self._counted = 0
         self.attach_seconds = 0.0
 
     def cflags(self) -> List[str]:
@@ -120,20 +121,24 @@ class DropSession:
 
     # -- reading ------------------------------------------------------------------------------------------------------
     def read_counts(self) -> List[Tuple[bytes, int, int]]:
-        """[(raw drop_key, count summed over CPUs, latest last_ns)]"""
+        """[(raw drop_key, count summed over CPUs, 0)]. The third field (a last-seen time) is no longer kept in the
+        kernel (a bpf_ktime_get_ns() per drop): callers derive "last seen" from count changes."""
         out = []
         table = self.bpf["counts"]
         for key, per_cpu in table.items():
-            count = sum(v.count for v in per_cpu)
-            last = max(v.last_ns for v in per_cpu)
-            out.append((bytes(key), count, last))
+            out.append((bytes(key), sum(v.count for v in per_cpu), 0))
+        self._counted = sum(n for _, n, _ in out)
         return out
 
     def read_stats(self) -> Dict[str, int]:
+        """Event and loss counters. "counted" (drops that passed the filters) is the counts map's total plus the
+        drops the full map could not take."""
+        self.read_counts()
         table = self.bpf["stats"]
         out = {}
         for i, name in enumerate(STATS):
             out[name] = sum(table[ctypes.c_int(i)])
+        out["counted"] = self._counted + out["map_full"]
         return out
 
     def _on_event(self, _ctx, data, size) -> int:
