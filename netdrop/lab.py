@@ -6,11 +6,10 @@ Traffic only ever goes between these namespaces.
 from __future__ import annotations
 
 import os
-import socket
-import struct
+import signal
+import sys
 import subprocess
 import time
-from dataclasses import dataclass
 from typing import Dict, List
 
 from .errors import NetdropError, NotFound, PermissionDenied, UsageError
@@ -35,22 +34,23 @@ SCENARIOS = {
                  "no MAC filter, every frame reaches the IP layer)",
     "bridge": "the same fault, but the receiver's addresses sit on a Linux bridge, which passes foreign-MAC frames "
               "up to its own IP stack only while it is promiscuous: the NIC filter of the original report",
+    "changed-mac": "the sender learned the secondary address's MAC by ARP, then the receiver's MAC changed: the "
+                   "sender's (dynamic) cache still holds the old one",
+    "macvlan": "the wrong MAC belongs to a macvlan child (down) on the receiver: the sender's static entry points "
+               "at the child instead of the interface that has the address",
+    "rp-filter": "strict reverse-path filtering on the receiver; `traffic --kind rp-filter` comes from 10.99.0.1, "
+                 "an address the receiver has no route back to",
+    "not-local": "the sender sends 10.200.0.9 to the receiver's MAC; the receiver neither has nor routes it",
+    "netfilter": "an nftables rule in the receiver drops UDP to port 7001",
+    "rcvbuf": "a process in the receiver (ndlab-sink) holds a UDP socket on port 7002 with a tiny buffer and never "
+              "reads it",
+    "multi": "the wrong MAC plus every scenario above at once",
 }
-TRAFFIC_KINDS = ("wrong-mac", "closed-port", "correct")
-
-
-@dataclass(frozen=True)
-class Traffic:
-    """Where each kind of lab traffic goes: (destination IP, port)."""
-
-    kind: str
-
-    @property
-    def target(self):
-        return {"wrong-mac": (SECONDARY_IP, UDP_PORT), "closed-port": (PRIMARY_IP, CLOSED_PORT),
-                "correct": (PRIMARY_IP, UDP_PORT)}[self.kind]
-
-
+SPOOF_SRC = "10.99.0.1"  # rp-filter: configured on the sender, unroutable from the receiver
+NOT_LOCAL_IP = "10.200.0.9"
+NF_PORT, SINK_PORT = 7001, 7002
+SINK_NAME = "ndlab-sink"
+OLD_RX_MAC = "02:25:ad:fa:a8:00"  # changed-mac: what vB had before the change
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     r = subprocess.run(["ip", *args], capture_output=True, text=True)
     if check and r.returncode != 0:
@@ -71,6 +71,11 @@ def down() -> List[str]:
     _require_root()
     removed = []
     for name in namespaces():
+        for pid in _ip("netns", "pids", name, check=False).stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)  # the lab's own processes (ndlab-sink)
+            except (ProcessLookupError, ValueError):
+                pass
         _ip("netns", "del", name, check=False)
         removed.append(name)
     return removed
@@ -83,6 +88,8 @@ def up(scenario: str = "wrong-mac") -> Dict[str, str]:
     down()
     try:
         _build_base(bridge=scenario == "bridge")
+        for extra in EXTRAS.get(scenario, ()):
+            extra()
     except BaseException:
         down()
         raise
@@ -120,6 +127,74 @@ def _build_base(bridge: bool = False) -> None:
     _ip("-n", RX_NS, "neigh", "replace", SENDER_IP, "lladdr", TX_MAC, "dev", owner, "nud", "permanent")
 
 
+def _build_changed_mac() -> None:
+    """The sender learns vB's MAC by ARP; then vB gets a new MAC and tells nobody (arp_notify is 0)."""
+    _ip("-n", TX_NS, "neigh", "del", SECONDARY_IP, "dev", TX_IF)
+    # keep the learned entry REACHABLE for the whole lab's life, so the test does not race ARP's timers
+    _sysctl(TX_NS, f"net.ipv4.neigh.{TX_IF}.base_reachable_time_ms", "3600000")
+    _ip("-n", RX_NS, "link", "set", RX_IF, "address", OLD_RX_MAC)
+    send(1, "wrong-mac")  # triggers ARP; wait for the kernel's answer (a state, not a sleep guess)
+    deadline = time.monotonic() + 5
+    while OLD_RX_MAC not in _ip("-n", TX_NS, "neigh", "show", SECONDARY_IP, check=False).stdout:
+        if time.monotonic() > deadline:
+            raise NetdropError("the changed-mac lab could not resolve the receiver by ARP", "run `netdrop lab down`")
+        time.sleep(0.01)
+    _ip("-n", RX_NS, "link", "set", RX_IF, "address", RX_MAC)
+
+
+def _build_macvlan() -> None:
+    _ip("-n", RX_NS, "link", "add", "link", RX_IF, "name", "mv0", "address", WRONG_MAC, "type", "macvlan",
+        "mode", "bridge")
+
+
+def _build_rp_filter() -> None:
+    _sysctl(RX_NS, "net.ipv4.conf.all.rp_filter", "1")
+    _sysctl(RX_NS, f"net.ipv4.conf.{RX_IF}.rp_filter", "1")
+    _ip("-n", TX_NS, "addr", "add", f"{SPOOF_SRC}/32", "dev", TX_IF)
+
+
+def _build_not_local() -> None:
+    _ip("-n", TX_NS, "neigh", "replace", NOT_LOCAL_IP, "lladdr", RX_MAC, "dev", TX_IF, "nud", "permanent")
+
+
+def _build_netfilter() -> None:
+    table = PREFIX.replace("-", "_") + "filter"  # nft names take no dashes
+    rules = (f"add table inet {table}\n"
+             f"add chain inet {table} input {{ type filter hook input priority 0; }}\n"
+             f"add rule inet {table} input udp dport {NF_PORT} counter drop\n")
+    r = subprocess.run(["ip", "netns", "exec", RX_NS, "nft", "-f", "-"], input=rules, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise NetdropError(f"nft failed: {r.stderr.strip() or 'not installed'}", "apt-get install nftables")
+
+
+def _build_sink() -> None:
+    """A process that holds a UDP socket with the smallest buffer and never reads it."""
+    subprocess.Popen(["ip", "netns", "exec", RX_NS, sys.executable, "-m", "netdrop.labsink", PRIMARY_IP,
+                      str(SINK_PORT), SINK_NAME], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 10
+    port = f":{SINK_PORT:04X} "
+    while True:  # wait for the socket itself, not for a guessed delay
+        with netns.entered(RX_NS):
+            with open("/proc/thread-self/net/udp") as f:
+                if port in f.read():
+                    return
+        if time.monotonic() > deadline:
+            raise NetdropError("the lab's receive sink did not start", "run `netdrop lab down` and retry")
+        time.sleep(0.01)
+
+
+EXTRAS = {
+    "changed-mac": (_build_changed_mac,),
+    "macvlan": (_build_macvlan,),
+    "rp-filter": (_build_rp_filter,),
+    "not-local": (_build_not_local,),
+    "netfilter": (_build_netfilter,),
+    "rcvbuf": (_build_sink,),
+    "multi": (_build_rp_filter, _build_not_local, _build_netfilter, _build_sink),
+}
+
+
 def status() -> Dict[str, str]:
     spaces = namespaces()
     out = {"namespaces": " ".join(spaces) or "none"}
@@ -134,63 +209,11 @@ def status() -> Dict[str, str]:
     return out
 
 
-def _require_lab() -> None:
+
+
+def require_lab() -> None:
     if TX_NS not in namespaces() or RX_NS not in namespaces():
         raise NotFound("the lab is not up", "run `netdrop lab up` first")
 
 
-def send(count: int, kind: str = "wrong-mac", interval: float = 0.0) -> int:
-    """Send `count` UDP datagrams from the sender namespace. Returns how many the socket accepted."""
-    _require_lab()
-    if kind not in TRAFFIC_KINDS:
-        raise UsageError(f"unknown traffic kind {kind!r}", "kinds: " + ", ".join(TRAFFIC_KINDS))
-    with netns.entered(TX_NS):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sent = 0
-    with sock:
-        target = Traffic(kind).target
-        for i in range(count):
-            sent += sock.sendto(b"netdrop-lab %d" % i, target) > 0
-            if interval:
-                time.sleep(interval)
-    return sent
-
-
-def wrong_mac_frame() -> bytes:
-    """A minimal Ethernet/IPv4/UDP frame from the sender to the secondary address, at the wrong MAC."""
-    from .decode import mac_bytes
-    payload = b"netdrop-flood"
-    udp = struct.pack("!HHHH", 40000, UDP_PORT, 8 + len(payload), 0) + payload
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
-                     socket.inet_aton(SENDER_IP), socket.inet_aton(SECONDARY_IP))
-    csum = _checksum(ip)
-    ip = ip[:10] + struct.pack("!H", csum) + ip[12:]
-    return mac_bytes(WRONG_MAC) + mac_bytes(TX_MAC) + b"\x08\x00" + ip + udp
-
-
-def _checksum(data: bytes) -> int:
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
-
-
-def flood(seconds: float, kind: str = "wrong-mac") -> int:
-    """Send prebuilt wrong-MAC frames on a raw socket as fast as Python can, for `seconds`. Returns frames sent."""
-    _require_lab()
-    if seconds <= 0 or seconds > 600:
-        raise UsageError("flood duration must be in (0, 600] seconds", "e.g. --seconds 3")
-    with netns.entered(TX_NS):
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-    frame = wrong_mac_frame()
-    sent = 0
-    with sock:
-        with netns.entered(TX_NS):
-            sock.bind((TX_IF, 0))
-        send_ = sock.send
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            for _ in range(256):
-                send_(frame)
-            sent += 256
-    return sent
+from .labtraffic import TRAFFIC_KINDS, flood, send, wrong_mac_frame  # noqa: E402,F401  (lab.send etc.)

@@ -104,6 +104,8 @@ class InterfaceFacts:
     rx_otherhost_dropped: Optional[int] = None
     rx_dropped: int = 0
     rx_packets: int = 0
+    perm_mac: Optional[str] = None  # the hardware's permanent address (NICs, bond members), when it has one
+    admin_up: bool = True
 
     IFF_PROMISC = 0x100
 

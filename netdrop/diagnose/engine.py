@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ..model import DropCount, DropEvent, Finding, InterfaceFacts, Note
+from ..net.inspect import NullHost
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,7 @@ class Context:
     enrich: object  # Enricher
     focus: Focus
     duration: float
-    sysctl: object = None  # callable (netns, key) -> Optional[str]
-    holders: Callable = lambda netns: []  # netns name -> [promisc.Holder]: processes with packet sockets
+    host: object = field(default_factory=NullHost)  # net.inspect.LiveHost: sysctls, routes, sockets, rules
     promisc_held: Tuple = ()  # (netns, interface) netdrop itself holds promiscuous (--promisc)
 
     def iface(self, netns_inode: int, ifindex: int) -> Optional[InterfaceFacts]:

@@ -35,7 +35,7 @@ def who_holds(ctx, iface) -> List[str]:
     out = []
     if (iface.netns, iface.name) in ctx.promisc_held:
         out.append("netdrop --promisc")
-    holders = ctx.holders(iface.netns)
+    holders = ctx.host.holders(iface.netns)
     out.extend(h.describe() for h in holders if h.ifindex == iface.ifindex)
     if iface.promisc_flag:
         out.append("the sticky IFF_PROMISC flag (`ip link set promisc on`)")

@@ -12,7 +12,8 @@ from ..errors import NotFound, UsageError
 from ..model import DropCount, DropEvent, Report
 from ..net.links import HostFacts
 from ..net.netns import HOST, NetnsNames
-from ..net.promisc import TemporaryPromisc, packet_holders
+from ..net.inspect import LiveHost
+from ..net.promisc import TemporaryPromisc
 from .engine import Context, Focus, run
 from .rules import RULES
 
@@ -63,15 +64,15 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
              on_ready: Callable = lambda held: None) -> Report:
     from ..enrich import Enricher
     names = NetnsNames()
-    only = [cfg.netns] if cfg.netns else None
-    facts0 = HostFacts.collect(names, only)
+    # Facts come from every namespace even with --netns: the sender and the owner of a MAC may live elsewhere.
+    facts0 = HostFacts.collect(names)
     cfg = validate(cfg, names, facts0)
     events: List[DropEvent] = []
     probe = ProbeConfig(event_budget=cfg.event_budget)
     targets = promisc_targets(cfg, facts0) if cfg.promisc else []
     with collector_factory(kernel, probe, cfg.debug) as col, TemporaryPromisc(targets) as held:
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
-        before = HostFacts.collect(names, only)  # read after attaching: the trace window covers the counter's
+        before = HostFacts.collect(names)  # read after attaching: the trace window covers the counter's
         _write_ready(cfg.ready_file)
         on_ready(held.held)
         start = time.monotonic()
@@ -82,7 +83,7 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
                 break
             time.sleep(min(0.1, deadline - now))
             events.extend(col.events())
-        after = HostFacts.collect(names, only)
+        after = HostFacts.collect(names)
         events.extend(col.events())
         end = Snapshot.of(time.monotonic(), col.counts(), col.stats())
         hooks = col.hooks()
@@ -93,7 +94,7 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
     enricher = Enricher(kernel, names, after)
     counts = [c for c in counts if _in_scope(c, cfg, names, enricher)]
     ctx = Context(counts, events, before, after, enricher, Focus(cfg.ip, cfg.iface, cfg.netns), duration,
-                  holders=packet_holders, promisc_held=tuple(held.held))
+                  host=LiveHost(), promisc_held=tuple(held.held))
     findings, notes = run(ctx, RULES)
     rows = sorted((enricher.row(c) for c in counts), key=lambda r: (-r.count, r.reason))
     return Report(findings, rows, notes, stats.get("lost", 0), stats.get("sampled", 0), hooks, duration,

@@ -66,10 +66,10 @@ def capabilities() -> List[Capability]:
     rows: List[Capability] = []
     root = os.geteuid() == 0
     rows.append(Capability("root", root, "running as root" if root else "not root", "run netdrop with sudo", True))
-    try:
-        import bcc  # noqa: F401
+    from ..bpf.session import bcc_available
+    if bcc_available():
         rows.append(Capability("bcc", True, "python3-bpfcc importable", required=True))
-    except ImportError:
+    else:
         rows.append(Capability("bcc", False, "bcc's Python module is missing",
                                "apt-get install python3-bpfcc (not PyPI's unrelated `bcc`)", True))
     btf: Optional[BTF] = None

@@ -90,7 +90,8 @@ def read_netns(netns: str, inode: int) -> List[InterfaceFacts]:
                 master=m.get_attr("IFLA_MASTER"), link=m.get_attr("IFLA_LINK"),
                 addresses=tuple(addrs.get(m["index"], ())), neighbours=tuple(neigh.get(m["index"], ())),
                 rx_otherhost_dropped=stats["rx_otherhost_dropped"], rx_dropped=stats["rx_dropped"] or 0,
-                rx_packets=stats["rx_packets"] or 0))
+                rx_packets=stats["rx_packets"] or 0, perm_mac=m.get_attr("IFLA_PERM_ADDRESS"),
+                admin_up=bool(m["flags"] & 0x1)))
         return out
 
 

@@ -1,0 +1,146 @@
+"""mac-mismatch: frames whose destination MAC is not the receiving interface's, dropped as OTHERHOST."""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..model import Finding, InterfaceFacts
+from ..net.sysctl import ARP_KEYS
+from .maccause import MacEvidence, arp_notes, classify
+from .text import counter_text, exec_prefix, ns_prefix, plural, role_of
+
+
+# ---- mac-mismatch ---------------------------------------------------------------------------------------------------
+def explain_mac_mismatch(ctx, g) -> Finding:
+    iface = ctx.iface(g.netns_inode, g.ifindex)
+    expected = iface.mac if iface else None
+    ip = g.daddr
+    owners = ctx.after.find_ip(ip) if ip else []
+    local = next((o for o in owners if o.netns_inode == g.netns_inode), None)
+    role = role_of(local, ip)
+    sender_mac, sender_ip = g.top("src_mac"), g.top("src_ip")
+    traced_iface_total = sum(c.count for c in ctx.counts if c.key.netns == g.netns_inode
+                             and c.key.ifindex == g.ifindex and c.key.pkt_type == 3)
+    delta = ctx.counter_delta(g.netns_inode, g.ifindex, "rx_otherhost_dropped")
+    ifname = g.interface
+    what = f"{ip} ({role})" if role else (ip or "another host")
+    title = (f"{plural(g.count, 'frame', 'frames')} for {what} arrived with destination MAC {g.dst_mac}, "
+             f"but {ifname}'s MAC is {expected or 'unknown'}")
+    explanation = (f"eth_type_trans() marked them PACKET_OTHERHOST and {g.location.split('+')[0]}() discarded them "
+                   f"before netfilter: no iptables/nft rule or counter sees them "
+                   f"({counter_text(delta, traced_iface_total)}).")
+    evidence = [f"seen destination MAC {g.dst_mac}, expected {expected} ({ifname} in netns {g.netns})",
+                f"dropped at {g.location}"]
+    if local is None and ip:
+        elsewhere = ", ".join(f"{o.name} in netns {o.netns}" for o in owners) or "no interface netdrop can see"
+        evidence.append(f"{ip} is not an address of {ifname}; it belongs to {elsewhere}")
+    sender_note, fix = _sender_and_fix(ctx, ip, g.dst_mac, expected, sender_ip, sender_mac, iface, g.netns)
+    if sender_note:
+        evidence.append(sender_note)
+    ev = _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac)
+    why = classify(ev)
+    evidence.append("why the MAC is wrong: " + why.text(ev))
+    evidence.extend(arp_notes(ev))
+    fix = CAUSE_FIX.get(why.id, lambda ev, fix: fix)(ev, fix)
+    return Finding(
+        cause="mac-mismatch", title=title, explanation=explanation, fix=fix, interface=ifname, netns=g.netns, ip=ip,
+        count=g.count, counter_delta=delta, seen_dst_mac=g.dst_mac, expected_mac=expected, sender_mac=sender_mac,
+        sender_ip=sender_ip, evidence=tuple(evidence),
+        extra={"location": g.location, "address_role": role.split(" ")[0] if role else None,
+               "mac_cause": why.id, "seen_mac_owner": _owner_dict(ev),
+               "sender_neighbour": _neigh_dict(ctx, ip, g.dst_mac, sender_ip, sender_mac)})
+
+
+def _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac) -> MacEvidence:
+    seen = (g.dst_mac or "").lower()
+    owners = [o for o in ctx.after.interfaces
+              if (o.mac and o.mac.lower() == seen) or (o.perm_mac and o.perm_mac.lower() == seen)]
+    s = _sender_iface(ctx, sender_ip, sender_mac)
+    neigh = next((n for n in s.neighbours if n.ip == ip), None) if s else None
+    arp = {}
+    for i in {x.name: x for x in (iface, local) if x is not None}.values():
+        vals = {k: ctx.host.sysctl(i.netns, i.name, k) for k in ARP_KEYS}
+        if any(v is not None for v in vals.values()):
+            arp[i.name] = vals
+    return MacEvidence(ip, seen, iface.mac if iface else None, iface, local, owners, s, neigh, arp)
+
+
+def _owner_dict(ev: MacEvidence):
+    if not ev.seen_owners:
+        return None
+    o = ev.seen_owners[0]
+    return {"netns": o.netns, "interface": o.name, "kind": o.kind, "up": o.admin_up}
+
+
+def _fix_other_interface(ev: MacEvidence, sender_fix: str) -> str:
+    o = ev.seen_owners[0]
+    if o.owns(ev.ip or ""):
+        return (f"serve {ev.ip} from one interface: remove it from {o.name} (netns {o.netns}) or make the frames "
+                f"arrive there, then correct the sender: {sender_fix}")
+    return (f"{ev.ip} lives on {ev.owner.name if ev.owner else 'another interface'}, not on {o.name}: correct the "
+            f"sender's entry: {sender_fix}")
+
+
+def _fix_changed(ev: MacEvidence, sender_fix: str) -> str:
+    rx = ev.receiver.name if ev.receiver else "the interface"
+    return (f"announce the current MAC so neighbours update their caches (`arping -U -c 3 -I {rx} {ev.ip}`, and "
+            f"`sysctl net.ipv4.conf.{rx}.arp_notify=1` so the kernel announces future changes); or: {sender_fix}")
+
+
+def _fix_vrrp(ev: MacEvidence, sender_fix: str) -> str:
+    return ("check the VRRP state (keepalived: is this host the master for that VRID? does it create the VMAC "
+            "interface, use_vmac?); the frames must reach the master or the VMAC interface. " + sender_fix)
+
+
+CAUSE_FIX = {
+    "local-other-interface": _fix_other_interface,
+    "receiver-mac-changed": _fix_changed,
+    "bond-permanent": _fix_changed,
+    "vrrp-vmac": _fix_vrrp,
+}
+
+
+def _sender_iface(ctx, sender_ip, sender_mac) -> Optional[InterfaceFacts]:
+    if not sender_mac:
+        return None
+    return next((i for i in ctx.after.find_mac(sender_mac) if not sender_ip or i.owns(sender_ip)), None)
+
+
+def _neigh_dict(ctx, ip, seen_mac, sender_ip, sender_mac):
+    s = _sender_iface(ctx, sender_ip, sender_mac)
+    if s is None or not ip:
+        return None
+    n = next((n for n in s.neighbours if n.ip == ip), None)
+    if n is None:
+        return {"netns": s.netns, "interface": s.name, "entry": None}
+    return {"netns": s.netns, "interface": s.name, "lladdr": n.mac, "state": n.state}
+
+
+def _sender_and_fix(ctx, ip, seen_mac, expected, sender_ip, sender_mac, iface, netns):
+    announce = ""
+    if iface is not None and ip:
+        announce = f"`{exec_prefix(netns)}arping -U -c 3 -I {iface.name} {ip}` announces the right MAC"
+    who = f"{sender_ip or '?'} / {sender_mac or '?'}"
+    s = _sender_iface(ctx, sender_ip, sender_mac)
+    if s is None:
+        note = f"sender: {who} (not on this host: its neighbour cache cannot be read from here)"
+        fix = (f"correct the sender's neighbour (ARP) entry for {ip}: it must point at {expected}, not {seen_mac}"
+               f" (on the sender: `ip neigh del {ip} dev <its interface>`, or fix the static entry)")
+        if announce:
+            fix += f"; from this host, {announce} to senders that accept gratuitous ARP"
+        return note, fix + "."
+    n = next((n for n in s.neighbours if n.ip == ip), None)
+    where = f"{s.name} in netns {s.netns}"
+    if n is None:
+        return (f"sender: {who} ({where}); it has no neighbour entry for {ip} now",
+                f"check how {where} resolves {ip}" + (f"; {announce}" if announce else "") + ".")
+    state = n.state
+    note = f"sender: {who} ({where}); its neighbour entry for {ip} is {n.mac} ({state})"
+    if n.mac and seen_mac and n.mac.lower() == seen_mac.lower():
+        note += ", the wrong MAC"
+    if state in ("PERMANENT", "NOARP"):
+        fix = (f"the sender has a static entry: `ip {ns_prefix(s.netns)}neigh replace {ip} lladdr {expected} "
+               f"dev {s.name} nud permanent` (or delete it so ARP resolves it).")
+    else:
+        fix = f"flush the sender's stale entry: `ip {ns_prefix(s.netns)}neigh del {ip} dev {s.name}`"
+        fix += (f"; {announce}." if announce else ".")
+    return note, fix

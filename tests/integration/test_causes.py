@@ -1,0 +1,102 @@
+"""Every rule against its lab scenario: exactly N drops provoked, the finding's cause, evidence and count."""
+import json
+
+import pytest
+
+from netdrop import lab as L
+from netdrop.net import sysctl
+
+
+@pytest.fixture
+def scenario():
+    built = []
+
+    def up(name):
+        L.up(name)
+        built.append(name)
+        return L
+
+    yield up
+    L.down()
+    assert not L.namespaces()
+
+
+def diagnose(background, send, *extra):
+    bg = background("diagnose", "--json", "--duration", "1.5", "--netns", L.RX_NS, *extra)
+    bg.wait_ready()
+    send()
+    rc, out, err = bg.finish()
+    assert rc == 0, err
+    return json.loads(out)
+
+
+def only(report, cause):
+    found = [f for f in report["findings"] if f["cause"] == cause]
+    assert len(found) == 1, report["findings"]
+    return found[0]
+
+
+def test_rp_filter(scenario, background):
+    scenario("rp-filter")
+    f = only(diagnose(background, lambda: L.send(6, "rp-filter")), "rp-filter")
+    assert f["count"] == 6 and f["sender_ip"] == L.SPOOF_SRC and f["ip"] == L.PRIMARY_IP
+    assert f["rp_filter"] == 1 and f["route_back"] is None
+    assert "rp_filter=2" in f["fix"]
+
+
+def test_not_local(scenario, background):
+    scenario("not-local")
+    f = only(diagnose(background, lambda: L.send(4, "not-local")), "not-local")
+    assert f["count"] == 4 and f["ip"] == L.NOT_LOCAL_IP and f["ip_forward"] == "0"
+    assert f["reason"] == "IP_INADDRERRORS"
+
+
+def test_netfilter_drop_points_at_the_rule(scenario, background):
+    scenario("netfilter")
+    f = only(diagnose(background, lambda: L.send(5, "netfilter")), "netfilter-drop")
+    assert f["count"] == 5 and f["port"] == L.NF_PORT
+    assert f["rule"].startswith("table inet ndlab_filter chain input:") and "dport 7001" in f["rule"]
+    assert "counter packets 5 " in f["rule"]
+
+
+def _rcvbuf_errors():
+    text = sysctl.read(L.RX_NS, "../net/snmp")  # /proc/sys/../net/snmp = /proc/net/snmp of the namespace
+    lines = [line.split() for line in text.splitlines() if line.startswith("Udp:")]
+    return int(lines[1][lines[0].index("RcvbufErrors")])
+
+
+def test_rcvbuf_full_names_the_process(scenario, background):
+    scenario("rcvbuf")
+    before = _rcvbuf_errors()
+    f = only(diagnose(background, lambda: L.send(40, "rcvbuf")), "rcvbuf-full")
+    assert f["count"] == _rcvbuf_errors() - before > 0
+    assert f["process"] == L.SINK_NAME and f["pid"] > 0 and f["port"] == L.SINK_PORT
+
+
+def test_two_causes_at_once(scenario, background):
+    scenario("multi")
+
+    def send():
+        L.send(3, "wrong-mac")
+        L.send(2, "rp-filter")
+
+    report = diagnose(background, send)
+    causes = {f["cause"]: f["count"] for f in report["findings"]}
+    assert causes == {"mac-mismatch": 3, "rp-filter": 2}
+
+
+@pytest.mark.parametrize("name,cause,owner", [
+    ("wrong-mac", "static-neighbour", None),
+    ("changed-mac", "stale-neighbour", None),
+    ("macvlan", "local-other-interface", {"netns": "ndlab-rx", "interface": "mv0", "kind": "macvlan", "up": False}),
+])
+def test_why_the_mac_was_wrong(scenario, background, name, cause, owner):
+    scenario(name)
+    f = only(diagnose(background, lambda: L.send(3, "wrong-mac")), "mac-mismatch")
+    assert f["count"] == 3 and f["mac_cause"] == cause
+    assert f["seen_mac_owner"] == (dict(owner, netns=L.RX_NS) if owner else None)
+    if name == "changed-mac":
+        assert f["seen_dst_mac"] == L.OLD_RX_MAC and f["sender_neighbour"]["state"] == "REACHABLE"
+    else:
+        assert f["seen_dst_mac"] == L.WRONG_MAC and f["sender_neighbour"]["state"] == "PERMANENT"
+    assert any(e.startswith(f"{L.RX_IF}: arp_ignore=") for e in f["evidence"])
