@@ -43,18 +43,23 @@ def cli(ctx: click.Context, debug: bool, width: Optional[int]) -> None:
 @click.option("--iface", "-i", metavar="IF", help="Focus on this interface.")
 @click.option("--ip", metavar="ADDR", help="Focus on this address (the one that 'does not work').")
 @click.option("--netns", "-n", metavar="NAME", help="Only this network namespace (as in `ip netns`).")
-@click.option("--duration", "-d", type=float, default=10.0, show_default=True, help="Seconds to watch.")
+@click.option("--duration", "-d", type=float, default=None, help="Seconds to watch [default: 10; --follow: until Ctrl-C].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema: docs/json.md).")
 @click.option("--ready-file", type=click.Path(dir_okay=False, writable=True), help="Written once probes are attached.")
 @click.option("--promisc", is_flag=True,
               help="Hold the interface promiscuous for the run (packet-socket membership; released on any exit).")
+@click.option("--follow", "-f", is_flag=True, help="Keep watching; report causes as they appear and when they stop.")
+@click.option("--resolved-after", type=click.FloatRange(0.5, 3600), default=5.0, show_default=True,
+              help="--follow: a cause is over after this many seconds without its drops while traffic continues.")
 @pass_app
-def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc) -> None:
+def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc, follow, resolved_after) -> None:
     """Watch for DURATION seconds and explain every drop: what, where, why, and the fix."""
     from .collect import Collector
     from .diagnose.run import DiagnoseConfig
     from .diagnose.run import diagnose as run_diagnose
     from .render.report import render_report, report_json
+    if duration is None:
+        duration = float("inf") if follow else 10.0
     cfg = DiagnoseConfig(iface=iface, ip=ip, netns=netns, duration=duration, ready_file=ready_file, promisc=promisc,
                          debug=app.debug)
     kernel = app.kernel()
@@ -64,8 +69,14 @@ def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc)
             app.err.print(plain(f"promiscuous mode ON for {ifname} (netns {ns}) while netdrop runs; released on exit",
                                 "bold yellow"))
         if not as_json:
-            app.err.print(plain(f"watching for {duration:g} s (Ctrl-C stops early)...", "dim"))
+            span = "until Ctrl-C" if duration == float("inf") else f"for {duration:g} s (Ctrl-C stops early)"
+            app.err.print(plain(f"watching {span}...", "dim"))
 
+    if follow:
+        from .diagnose.follow import follow as run_follow
+        from .render.follow import follow_printer
+        run_follow(cfg, kernel, Collector, follow_printer(app.out, as_json), on_ready, resolved_after=resolved_after)
+        return
     report = run_diagnose(cfg, kernel, Collector, on_ready)
     if as_json:
         click.echo(report_json(report))

@@ -31,7 +31,7 @@ class DiagnoseConfig:
 
 
 def validate(cfg: DiagnoseConfig, names: NetnsNames, facts: HostFacts) -> DiagnoseConfig:
-    if not 0 < cfg.duration <= 86400:
+    if not (0 < cfg.duration <= 86400 or cfg.duration == float("inf")):
         raise UsageError(f"--duration {cfg.duration} is out of range", "give seconds between 0 and 86400, e.g. 10")
     if cfg.netns and names.inode(cfg.netns) is None:
         raise NotFound(f"no network namespace named {cfg.netns}", "list them with `ip netns list`")
@@ -62,7 +62,6 @@ def promisc_targets(cfg: DiagnoseConfig, facts: HostFacts) -> List[Tuple[Optiona
 
 def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
              on_ready: Callable = lambda held: None) -> Report:
-    from ..enrich import Enricher
     names = NetnsNames()
     # Facts come from every namespace even with --netns: the sender and the owner of a MAC may live elsewhere.
     facts0 = HostFacts.collect(names)
@@ -73,7 +72,7 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
     with collector_factory(kernel, probe, cfg.debug) as col, TemporaryPromisc(targets) as held:
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
         before = HostFacts.collect(names)  # read after attaching: the trace window covers the counter's
-        _write_ready(cfg.ready_file)
+        write_ready(cfg.ready_file)
         on_ready(held.held)
         start = time.monotonic()
         deadline = start + cfg.duration
@@ -87,17 +86,33 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
         events.extend(col.events())
         end = Snapshot.of(time.monotonic(), col.counts(), col.stats())
         hooks = col.hooks()
-    duration = time.monotonic() - start
-    window = since(base, end)
-    counts = [DropCount(k, n, end.counts[k].last_ns) for k, n in window.items()]
-    stats = {k: end.stats[k] - base.stats.get(k, 0) for k in end.stats}
-    enricher = Enricher(kernel, names, after)
+    return analyse(kernel, names, cfg, Window(base, end, events, before, after, time.monotonic() - start),
+                   hooks, tuple(held.held))
+
+
+@dataclass
+class Window:
+    """What one watching window collected."""
+
+    base: Snapshot
+    end: Snapshot
+    events: List[DropEvent]
+    before: HostFacts
+    after: HostFacts
+    duration: float
+
+
+def analyse(kernel, names: NetnsNames, cfg: DiagnoseConfig, w: Window, hooks, held=()) -> Report:
+    from ..enrich import Enricher
+    counts = [DropCount(k, n, 0) for k, n in since(w.base, w.end).items()]
+    stats = {k: w.end.stats[k] - w.base.stats.get(k, 0) for k in w.end.stats}
+    enricher = Enricher(kernel, names, w.after)
     counts = [c for c in counts if _in_scope(c, cfg, names, enricher)]
-    ctx = Context(counts, events, before, after, enricher, Focus(cfg.ip, cfg.iface, cfg.netns), duration,
-                  host=LiveHost(), promisc_held=tuple(held.held))
+    ctx = Context(counts, w.events, w.before, w.after, enricher, Focus(cfg.ip, cfg.iface, cfg.netns), w.duration,
+                  host=LiveHost(), promisc_held=tuple(held))
     findings, notes = run(ctx, RULES)
     rows = sorted((enricher.row(c) for c in counts), key=lambda r: (-r.count, r.reason))
-    return Report(findings, rows, notes, stats.get("lost", 0), stats.get("sampled", 0), hooks, duration,
+    return Report(findings, rows, notes, stats.get("lost", 0), stats.get("sampled", 0), hooks, w.duration,
                   kernel.release)
 
 
@@ -109,7 +124,7 @@ def _in_scope(c: DropCount, cfg: DiagnoseConfig, names: NetnsNames, enricher) ->
     return True
 
 
-def _write_ready(path: Optional[str]) -> None:
+def write_ready(path: Optional[str]) -> None:
     if path:
         with open(path, "w") as f:
             f.write("ready\n")

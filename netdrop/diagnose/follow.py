@@ -1,0 +1,90 @@
+"""`netdrop diagnose --follow`: keep watching, report causes as they appear and grow, and say when one has stopped
+(no more matching drops for a while although the interface keeps receiving): the check that a fix worked."""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Tuple
+
+from ..aggregate import Snapshot
+from ..bpf.offsets import ProbeConfig
+from ..model import Finding
+from ..net.links import HostFacts
+from ..net.netns import NetnsNames
+from ..net.promisc import TemporaryPromisc
+from .run import DiagnoseConfig, Window, analyse, promisc_targets, validate, write_ready
+
+MAX_EVENTS = 20000  # evidence kept for the rules: the most recent sampled drops
+
+
+@dataclass
+class Tracked:
+    count: int
+    changed: float  # monotonic time of the last increase
+    rx_at_change: Optional[int]  # the interface's rx_packets then
+    resolved: bool = False
+
+
+def key_of(f: Finding) -> Tuple:
+    return (f.cause, f.netns, f.interface, f.ip)
+
+
+def _rx(facts: HostFacts, f: Finding) -> Optional[int]:
+    hit = facts.find_name(f.interface, f.netns) if f.interface else []
+    return hit[0].rx_packets if hit else None
+
+
+def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Callable[[str, Finding, Dict], None],
+           on_ready: Callable = lambda held: None, interval: float = 1.0, resolved_after: float = 5.0) -> None:
+    """emit(kind, finding, detail) with kind in found / grew / resolved; runs until cfg.duration or Ctrl-C."""
+    names = NetnsNames()
+    facts0 = HostFacts.collect(names)
+    cfg = validate(cfg, names, facts0)
+    targets = promisc_targets(cfg, facts0) if cfg.promisc else []
+    tracked: Dict[Tuple, Tracked] = {}
+    events: deque = deque(maxlen=MAX_EVENTS)
+    with collector_factory(kernel, ProbeConfig(event_budget=cfg.event_budget), cfg.debug) as col, \
+            TemporaryPromisc(targets) as held:
+        base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
+        before = HostFacts.collect(names)
+        write_ready(cfg.ready_file)
+        on_ready(held.held)
+        start = time.monotonic()
+        next_tick = start + interval
+        while time.monotonic() - start < cfg.duration:
+            time.sleep(0.1)
+            events.extend(col.events())
+            now = time.monotonic()
+            if now < next_tick:
+                continue
+            next_tick = now + interval
+            after = HostFacts.collect(names)
+            end = Snapshot.of(now, col.counts(), col.stats())
+            report = analyse(kernel, names, cfg, Window(base, end, list(events), before, after, now - start),
+                             col.hooks(), held.held)
+            _update(report.findings, tracked, after, now, resolved_after, emit)
+
+
+def _update(findings, tracked: Dict[Tuple, Tracked], facts: HostFacts, now: float, resolved_after: float,
+            emit) -> None:
+    current = {key_of(f): f for f in findings}
+    for key, f in current.items():
+        t = tracked.get(key)
+        if t is None:
+            tracked[key] = Tracked(f.count, now, _rx(facts, f))
+            emit("found", f, {})
+        elif f.count > t.count:
+            grew = f.count - t.count
+            was_resolved = t.resolved
+            t.count, t.changed, t.rx_at_change, t.resolved = f.count, now, _rx(facts, f), False
+            emit("returned" if was_resolved else "grew", f, {"new": grew})
+    for key, t in tracked.items():
+        f = current.get(key)
+        if f is None or t.resolved or now - t.changed < resolved_after:
+            continue
+        rx = _rx(facts, f)
+        received = None if rx is None or t.rx_at_change is None else rx - t.rx_at_change
+        if received:  # frames keep arriving, none is dropped for this cause any more
+            t.resolved = True
+            emit("resolved", f, {"quiet_seconds": round(now - t.changed, 1), "received_since": received})
