@@ -108,7 +108,7 @@ def lab() -> None:
 @lab.command("up")
 @click.option("--scenario", default="wrong-mac", show_default=True, help="Which fault to build (see docs/usage.md).",
               type=click.Choice(["wrong-mac", "bridge", "changed-mac", "macvlan", "rp-filter", "not-local",
-                                 "netfilter", "rcvbuf", "multi"]))
+                                 "netfilter", "rcvbuf", "ipv6", "multi"]))
 @pass_app
 def lab_up(app: App, scenario: str) -> None:
     """Build the lab (rebuilds it if it exists)."""
@@ -136,7 +136,8 @@ def lab_status(app: App) -> None:
 @lab.command("traffic")
 @click.option("--count", "-c", type=click.IntRange(1, 10_000_000), default=3, show_default=True)
 @click.option("--kind", type=click.Choice(["wrong-mac", "closed-port", "correct", "rp-filter", "not-local",
-                                           "netfilter", "rcvbuf"]), default="wrong-mac", show_default=True,
+                                           "netfilter", "rcvbuf", "wrong-mac6", "closed-port6"]),
+              default="wrong-mac", show_default=True,
               help="wrong-mac: to the secondary address; closed-port: UDP to a closed port; the others need the "
                    "lab scenario of the same name (or multi).")
 @pass_app

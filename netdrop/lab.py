@@ -44,8 +44,11 @@ SCENARIOS = {
     "netfilter": "an nftables rule in the receiver drops UDP to port 7001",
     "rcvbuf": "a process in the receiver (ndlab-sink) holds a UDP socket on port 7002 with a tiny buffer and never "
               "reads it",
-    "multi": "the wrong MAC plus every scenario above at once",
+    "ipv6": "the wrong-MAC fault for IPv6: the sender's static neighbour entry for fd00:200::3 points at the wrong "
+            "MAC (ip6_rcv_core drops the frames as OTHERHOST)",
+    "multi": "the wrong MAC plus rp-filter, not-local, netfilter and rcvbuf at once",
 }
+SENDER_IP6, PRIMARY_IP6, SECONDARY_IP6 = "fd00:200::1", "fd00:200::2", "fd00:200::3"
 SPOOF_SRC = "10.99.0.1"  # rp-filter: configured on the sender, unroutable from the receiver
 NOT_LOCAL_IP = "10.200.0.9"
 NF_PORT, SINK_PORT = 7001, 7002
@@ -184,6 +187,19 @@ def _build_sink() -> None:
         time.sleep(0.01)
 
 
+def _build_ipv6() -> None:
+    """IPv6 on the lab's two ends only: no autoconfiguration, no DAD, static neighbours (deterministic counts)."""
+    for ns, dev, addrs in ((RX_NS, RX_IF, (PRIMARY_IP6, SECONDARY_IP6)), (TX_NS, TX_IF, (SENDER_IP6,))):
+        _ip("-n", ns, "link", "set", "dev", dev, "addrgenmode", "none")
+        _sysctl(ns, f"net.ipv6.conf.{dev}.accept_ra", "0")
+        _sysctl(ns, f"net.ipv6.conf.{dev}.disable_ipv6", "0")
+        for a in addrs:
+            _ip("-n", ns, "addr", "add", f"{a}/64", "dev", dev, "nodad")
+    _ip("-n", TX_NS, "neigh", "replace", SECONDARY_IP6, "lladdr", WRONG_MAC, "dev", TX_IF, "nud", "permanent")
+    _ip("-n", TX_NS, "neigh", "replace", PRIMARY_IP6, "lladdr", RX_MAC, "dev", TX_IF, "nud", "permanent")
+    _ip("-n", RX_NS, "neigh", "replace", SENDER_IP6, "lladdr", TX_MAC, "dev", RX_IF, "nud", "permanent")
+
+
 EXTRAS = {
     "changed-mac": (_build_changed_mac,),
     "macvlan": (_build_macvlan,),
@@ -191,6 +207,7 @@ EXTRAS = {
     "not-local": (_build_not_local,),
     "netfilter": (_build_netfilter,),
     "rcvbuf": (_build_sink,),
+    "ipv6": (_build_ipv6,),
     "multi": (_build_rp_filter, _build_not_local, _build_netfilter, _build_sink),
 }
 

@@ -20,6 +20,8 @@ KINDS: Dict[str, Tuple[str, int, Optional[str], int]] = {
     "not-local": (L.NOT_LOCAL_IP, 7000, None, 16),
     "netfilter": (L.PRIMARY_IP, L.NF_PORT, None, 16),
     "rcvbuf": (L.PRIMARY_IP, L.SINK_PORT, None, 512),
+    "wrong-mac6": (L.SECONDARY_IP6, L.UDP_PORT, None, 16),
+    "closed-port6": (L.PRIMARY_IP6, L.CLOSED_PORT, None, 16),
 }
 TRAFFIC_KINDS = tuple(KINDS)
 
@@ -30,8 +32,9 @@ def send(count: int, kind: str = "wrong-mac", interval: float = 0.0) -> int:
     if kind not in KINDS:
         raise UsageError(f"unknown traffic kind {kind!r}", "kinds: " + ", ".join(KINDS))
     dst, port, src, size = KINDS[kind]
+    family = socket.AF_INET6 if ":" in dst else socket.AF_INET
     with netns.entered(L.TX_NS):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock = socket.socket(family, socket.SOCK_DGRAM)
     sent = 0
     with sock:
         if src:

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from ..model import Finding
-from .text import exec_prefix, plural
+from .text import exec_prefix, hostport, plural
 
 
 # ---- no-socket ------------------------------------------------------------------------------------------------------
 def explain_no_socket(ctx, g) -> Finding:
     dport, dst, proto = g.top("dport"), g.top("dst_ip"), g.top("proto_name")
     ports = ", ".join(f"{p}" for p, _ in g.values("dport").most_common(5)) or "?"
-    title = (f"{plural(g.count, 'packet', 'packets')} to {dst or 'a local address'}"
-             f"{':' + str(dport) if dport else ''} ({proto or '?'}) found no socket")
+    title = f"{plural(g.count, 'packet', 'packets')} to {hostport(dst, dport)} ({proto or '?'}) found no socket"
     explanation = ("The packets reached the host and were accepted by IP, but no process listens on that "
                    f"{proto or 'transport'} port in netns {g.netns}; the kernel dropped them at {g.location} "
                    "(UDP answers with ICMP port unreachable, TCP with a reset).")
@@ -54,8 +53,8 @@ def explain_netfilter(ctx, g) -> Finding:
     rules = ctx.host.drop_rules(g.netns)
     dport, proto = g.top("dport"), g.top("proto_name")
     hit = [r for r in rules if dport is not None and f"dport {dport}" in r] or rules
-    title = (f"{plural(g.count, 'packet', 'packets')} to {g.top('dst_ip') or '?'}"
-             f"{':' + str(dport) if dport else ''} ({proto or '?'}) were dropped by a netfilter rule")
+    title = (f"{plural(g.count, 'packet', 'packets')} to {hostport(g.top('dst_ip'), dport)} ({proto or '?'}) were "
+             "dropped by a netfilter rule")
     explanation = (f"A rule's DROP verdict ended them at {g.location} in netns {g.netns}"
                    + (f"; the matching rule is most likely: {hit[0]}" if hit else
                       "; no nft rule with a drop verdict was found (iptables-legacy? run `iptables-save -c`)") + ".")
@@ -92,7 +91,7 @@ def explain_rcvbuf(ctx, g) -> Finding:
     who = f"{owner[1]} (pid {owner[0]})" if owner else "the receiving process (already gone)"
     rmax = ctx.host.sysctl_path(g.netns, "net/core/rmem_max")
     rdef = ctx.host.sysctl_path(g.netns, "net/core/rmem_default")
-    title = (f"{plural(g.count, 'datagram', 'datagrams')} to {g.top('dst_ip') or '?'}:{dport} were dropped: "
+    title = (f"{plural(g.count, 'datagram', 'datagrams')} to {hostport(g.top('dst_ip'), dport)} were dropped: "
              f"the socket's receive buffer was full")
     explanation = (f"{who} owns the {proto} socket on port {dport} but does not read fast enough; when its "
                    f"receive buffer is full the kernel drops what arrives ({g.location}).")

@@ -6,7 +6,7 @@ from typing import Optional
 from ..model import Finding, InterfaceFacts
 from ..net.sysctl import ARP_KEYS
 from .maccause import MacEvidence, arp_notes, classify
-from .text import counter_text, exec_prefix, ns_prefix, plural, role_of
+from .text import address_kind, counter_text, exec_prefix, ns_prefix, plural, role_of
 
 
 # ---- mac-mismatch ---------------------------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ def explain_mac_mismatch(ctx, g) -> Finding:
         cause="mac-mismatch", title=title, explanation=explanation, fix=fix, interface=ifname, netns=g.netns, ip=ip,
         count=g.count, counter_delta=delta, seen_dst_mac=g.dst_mac, expected_mac=expected, sender_mac=sender_mac,
         sender_ip=sender_ip, evidence=tuple(evidence),
-        extra={"location": g.location, "address_role": role.split(" ")[0] if role else None,
+        extra={"location": g.location, "address_role": address_kind(local, ip),
                "mac_cause": why.id, "seen_mac_owner": _owner_dict(ev),
                "sender_neighbour": _neigh_dict(ctx, ip, g.dst_mac, sender_ip, sender_mac)})
 

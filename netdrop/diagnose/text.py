@@ -25,7 +25,24 @@ def role_of(iface: Optional[InterfaceFacts], ip: Optional[str]) -> str:
     a = iface.owns(ip)
     if a is None:
         return ""
+    if a.family == 6:
+        return f"an address of {iface.name}"  # IPv6 has no primary/secondary distinction
     return f"{'secondary' if a.secondary else 'primary'} address of {iface.name}"
+
+
+def address_kind(iface: Optional[InterfaceFacts], ip: Optional[str]) -> Optional[str]:
+    """"primary", "secondary" (IPv4) or "ipv6" for an address of `iface`; None when it has no such address."""
+    a = iface.owns(ip) if iface and ip else None
+    if a is None:
+        return None
+    return "ipv6" if a.family == 6 else ("secondary" if a.secondary else "primary")
+
+
+def hostport(ip: Optional[str], port: Optional[int]) -> str:
+    host = ip or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}" if port is not None else host
 
 
 def counter_text(delta: Optional[int], traced: int) -> str:

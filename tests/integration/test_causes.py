@@ -100,3 +100,20 @@ def test_why_the_mac_was_wrong(scenario, background, name, cause, owner):
     else:
         assert f["seen_dst_mac"] == L.WRONG_MAC and f["sender_neighbour"]["state"] == "PERMANENT"
     assert any(e.startswith(f"{L.RX_IF}: arp_ignore=") for e in f["evidence"])
+
+
+def test_ipv6_wrong_mac_and_no_socket(scenario, background):
+    scenario("ipv6")
+
+    def send():
+        L.send(4, "wrong-mac6")
+        L.send(2, "closed-port6")
+
+    report = diagnose(background, send)
+    mac = only(report, "mac-mismatch")
+    assert (mac["count"], mac["ip"], mac["sender_ip"]) == (4, L.SECONDARY_IP6, L.SENDER_IP6)
+    assert mac["seen_dst_mac"] == L.WRONG_MAC and mac["location"].startswith("ip6_rcv_core+")
+    assert mac["mac_cause"] == "static-neighbour"
+    sock = only(report, "no-socket")
+    assert (sock["count"], sock["ip"], sock["port"]) == (2, L.PRIMARY_IP6, L.CLOSED_PORT)
+    assert f"[{L.PRIMARY_IP6}]:{L.CLOSED_PORT}" in sock["title"]
