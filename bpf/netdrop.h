@@ -27,6 +27,13 @@ enum nd_stat {
 	STAT_MAX = 8,
 };
 
+/* Per-CPU state of drops.c, one map lookup per drop: the event budget's window and the event/loss counters. */
+struct nd_state {
+	u64 gen;  /* the budget window this CPU is in (user space advances `tick` every BUDGET_TICK_MS) */
+	u64 used; /* events sent in this window */
+	u64 stat[STAT_MAX];
+};
+
 /* Exact in-kernel counts are keyed by this. The L2/L3 destination is filled only for OTHERHOST frames, so the
  * key space stays small for every other drop. */
 struct drop_key {

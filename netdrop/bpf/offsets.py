@@ -87,6 +87,9 @@ class Filters:
         return out
 
 
+BUDGET_TICK_MS = 100  # the event budget is granted per CPU in windows of this length (session.drain advances them)
+
+
 @dataclass(frozen=True)
 class ProbeConfig:
     event_budget: int = 2000  # sampled events per second per CPU (0: counts only)
@@ -100,8 +103,9 @@ class ProbeConfig:
         if self.snaplen % 8 or not 16 <= self.snaplen <= 1024:
             raise KernelError(f"snaplen {self.snaplen} is not a multiple of 8 in 16..1024", "")
         macros = dict(kernel_macros)
-        macros.update(EVENT_BUDGET=self.event_budget, RINGBUF_PAGES=self.ringbuf_pages, MAX_KEYS=self.max_keys,
-                      SNAPLEN=self.snaplen)
+        per_tick = max(1, self.event_budget * BUDGET_TICK_MS // 1000) if self.event_budget else 0
+        macros.update(EVENT_BUDGET=self.event_budget, EVENT_BUDGET_TICK=per_tick, RINGBUF_PAGES=self.ringbuf_pages,
+                      MAX_KEYS=self.max_keys, SNAPLEN=self.snaplen)
         macros.update(self.filters.macros())
         flags = [f"-D{k}={v}" for k, v in sorted(macros.items())]
         if self.with_stack:

@@ -13,7 +13,7 @@ from ..errors import KernelError, PermissionDenied
 from ..kernel.headers import HeaderTree, find_headers
 from . import sources
 from .layout import STATS
-from .offsets import ProbeConfig
+from .offsets import BUDGET_TICK_MS, ProbeConfig
 
 
 def bcc_available() -> bool:
@@ -71,6 +71,8 @@ class DropSession:
         self._events: List[bytes] = []
         self._max_batch = 0
         self._counted = 0
+        self._gen = 0
+        self._tick_at = 0.0
         self.attach_seconds = 0.0
 
     def cflags(self) -> List[str]:
@@ -134,10 +136,8 @@ class DropSession:
         """Event and loss counters. "counted" (drops that passed the filters) is the counts map's total plus the
         drops the full map could not take."""
         self.read_counts()
-        table = self.bpf["stats"]
-        out = {}
-        for i, name in enumerate(STATS):
-            out[name] = sum(table[ctypes.c_int(i)])
+        per_cpu = self.bpf["state"][ctypes.c_int(0)]
+        out = {name: sum(cpu.stat[i] for cpu in per_cpu) for i, name in enumerate(STATS)}
         out["counted"] = self._counted + out["map_full"]
         return out
 
@@ -147,9 +147,15 @@ class DropSession:
         return 1 if self._max_batch and len(self._events) >= self._max_batch else 0
 
     def drain(self, max_events: int = 0) -> List[bytes]:
-        """Consume what the ring buffer holds now (no wakeups are used: call this on a timer)."""
+        """Consume what the ring buffer holds now (no wakeups are used: call this on a timer). Also opens a new
+        event-budget window every BUDGET_TICK_MS (see drops.c): events flow only while somebody drains."""
         if not self.config.event_budget:
             return []
+        now = time.monotonic()
+        if now - self._tick_at >= BUDGET_TICK_MS / 1000:
+            self._tick_at = now
+            self._gen += 1
+            self.bpf["tick"][ctypes.c_int(0)] = ctypes.c_ulonglong(self._gen)
         self._max_batch = max_events
         self.bpf.ring_buffer_consume()
         events, self._events = self._events, []
