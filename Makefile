@@ -19,5 +19,9 @@ unit: deps
 integration: deps
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration
 
+bench: deps
+	@scripts/install-deps.sh --bench
+	$(PY) bench/run.py --rounds 3 --seconds 3
+
 clean:
 	rm -rf .venv build *.egg-info

@@ -233,4 +233,17 @@ def require_lab() -> None:
         raise NotFound("the lab is not up", "run `netdrop lab up` first")
 
 
-from .labtraffic import TRAFFIC_KINDS, flood, send, wrong_mac_frame  # noqa: E402,F401  (lab.send etc.)
+# The lab's traffic lives in labtraffic.py (which imports this module); these keep `lab.send(...)` working.
+def send(count: int, kind: str = "wrong-mac", interval: float = 0.0) -> int:
+    from .labtraffic import send as _send
+    return _send(count, kind, interval)
+
+
+def flood(seconds: float) -> int:
+    from .labtraffic import flood as _flood
+    return _flood(seconds)
+
+
+def wrong_mac_frame() -> bytes:
+    from .labtraffic import wrong_mac_frame as _frame
+    return _frame()

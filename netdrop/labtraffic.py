@@ -70,7 +70,7 @@ def _checksum(data: bytes) -> int:
     return ~s & 0xFFFF
 
 
-def flood(seconds: float, kind: str = "wrong-mac") -> int:
+def flood(seconds: float) -> int:
     """Send prebuilt wrong-MAC frames on a raw socket as fast as Python can, for `seconds`. Returns frames sent."""
     L.require_lab()
     if seconds <= 0 or seconds > 600:

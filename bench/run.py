@@ -1,0 +1,233 @@
+"""netdrop's cost, measured: a wrong-MAC flood through the lab's veth pair, untraced and with each tool attached.
+
+Run as root: `make bench` (or `.venv/bin/python bench/run.py [--rounds 3] [--seconds 3]`). It builds its own lab
+(namespaces ndbench-*), compiles bench/flood.c, and for every round runs every mode once, in order, so the modes
+are interleaved over time. Drop rates are the kernel's own rx_otherhost_dropped delta over the flood's wall time;
+results are medians with their spread, and ratios to the untraced rate so they hold on a noisy machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Callable, Dict, List, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+os.environ["NETDROP_LAB_PREFIX"] = "ndbench-"
+sys.path.insert(0, ROOT)
+
+from netdrop import lab as L  # noqa: E402  (after the prefix is set)
+from netdrop.labtraffic import wrong_mac_frame  # noqa: E402
+from netdrop.net.links import HostFacts  # noqa: E402
+
+NETDROP = [sys.executable, "-m", "netdrop"]
+BPFTRACE_PROG = "tracepoint:skb:kfree_skb { @[args->reason] = count(); }"
+
+
+def build_flood() -> str:
+    os.makedirs(OUT, exist_ok=True)
+    exe = os.path.join(OUT, "flood")
+    subprocess.run(["gcc", "-O2", "-pthread", "-o", exe, os.path.join(HERE, "flood.c")], check=True)
+    return exe
+
+
+def otherhost() -> int:
+    return HostFacts.collect(only=[L.RX_NS]).find_name(L.RX_IF, L.RX_NS)[0].rx_otherhost_dropped
+
+
+def proc_stat(pid: int) -> Dict[str, float]:
+    """CPU seconds used so far and peak RSS (MiB) of a process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        with open(f"/proc/{pid}/status") as f:
+            hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
+        return {"cpu": cpu, "rss_mib": hwm / 1024}
+    except (OSError, StopIteration):
+        return {"cpu": 0.0, "rss_mib": 0.0}
+
+
+class Tool:
+    """A tracing process started before the flood and stopped after it."""
+
+    def __init__(self, name: str, argv: List[str], ready: Callable[["Tool"], bool], stdout=None,
+                 ends_itself: bool = False):
+        self.name, self.argv, self.ready_check = name, argv, ready
+        self.stdout = stdout
+        self.ends_itself = ends_itself  # diagnose ends after --duration and prints its report
+        self.proc: Optional[subprocess.Popen] = None
+        self.startup = 0.0
+
+    def start(self) -> None:
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(self.argv, stdout=self.stdout or subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+        deadline = t0 + 60
+        while not self.ready_check(self):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not attach")
+            time.sleep(0.005)
+        self.startup = time.monotonic() - t0
+
+    def stop(self) -> str:
+        assert self.proc is not None
+        if self.proc.poll() is None and not self.ends_itself:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        return out or ""
+
+
+def ready_file(path: str) -> Callable[[Tool], bool]:
+    return lambda tool: os.path.exists(path)
+
+
+def bpftrace_ready(tool: Tool) -> bool:
+    # bpftrace prints "Attaching N probe(s)..." once attached
+    line = tool.proc.stdout.readline()
+    return line.startswith("Attaching")
+
+
+def modes(tmp: str, seconds: float) -> Dict[str, Optional[Callable[[], Tool]]]:
+    def rf(name: str) -> str:
+        path = os.path.join(tmp, f"ready-{name}-{time.monotonic_ns()}")
+        return path
+
+    def diagnose() -> Tool:
+        p = rf("diagnose")
+        return Tool("diagnose", NETDROP + ["diagnose", "--json", "--duration", str(seconds + 1), "--ready-file", p],
+                    ready_file(p), ends_itself=True)
+
+    def top() -> Tool:
+        p = rf("top")
+        return Tool("top", NETDROP + ["top", "--json", "--interval", "1", "--ready-file", p], ready_file(p),
+                    stdout=subprocess.DEVNULL)
+
+    def watch() -> Tool:
+        p = rf("watch")
+        return Tool("watch", NETDROP + ["watch", "--json", "--ready-file", p], ready_file(p),
+                    stdout=subprocess.DEVNULL)
+
+    def bpftrace() -> Tool:
+        return Tool("bpftrace", ["bpftrace", "-e", BPFTRACE_PROG], bpftrace_ready)
+
+    have = {m: _has_command(m) for m in ("top", "watch")}
+    return {
+        "untraced": None,
+        "netdrop diagnose": diagnose,
+        "netdrop top": top if have["top"] else None,
+        "netdrop watch --json": watch if have["watch"] else None,
+        "bpftrace count by reason": bpftrace if shutil.which("bpftrace") else None,
+    }
+
+
+def _has_command(cmd: str) -> bool:
+    return subprocess.run(NETDROP + [cmd, "--help"], capture_output=True).returncode == 0
+
+
+def one_run(flood: str, frame_hex: str, seconds: float, factory: Optional[Callable[[], Tool]]) -> Dict:
+    tool = factory() if factory else None
+    if tool:
+        tool.start()
+        cpu0 = proc_stat(tool.proc.pid)["cpu"]
+    c0, t0 = otherhost(), time.monotonic()
+    r = subprocess.run(["ip", "netns", "exec", L.TX_NS, flood, L.TX_IF, str(seconds), frame_hex],
+                       capture_output=True, text=True, check=True)
+    elapsed, dropped = time.monotonic() - t0, otherhost() - c0
+    res = {"drops_per_s": dropped / elapsed, "sent": int(r.stdout.strip()), "dropped": dropped}
+    if tool:
+        st = proc_stat(tool.proc.pid)
+        res.update(startup_s=tool.startup, rss_mib=st["rss_mib"], cpu_s=st["cpu"] - cpu0)
+        out = tool.stop()
+        if tool.name == "diagnose":
+            res["exact"] = _diagnose_exact(out, dropped)
+    return res
+
+
+def _diagnose_exact(out: str, dropped: int) -> Optional[bool]:
+    """netdrop's count of the wrong-MAC drops against the kernel counter over the same window."""
+    try:
+        report = json.loads(out)
+    except ValueError:
+        return None
+    f = [f for f in report["findings"] if f["cause"] == "mac-mismatch"]
+    return bool(f) and f[0]["count"] == f[0]["counter_delta"] and f[0]["count"] >= dropped
+
+
+def summarise(results: Dict[str, List[Dict]]) -> List[Dict]:
+    base = statistics.median(r["drops_per_s"] for r in results["untraced"])
+    rows = []
+    for mode, runs in results.items():
+        rates = [r["drops_per_s"] for r in runs]
+        med = statistics.median(rates)
+        row = {"mode": mode, "drops_per_s": med, "min": min(rates), "max": max(rates), "ratio": med / base,
+               "runs": len(runs)}
+        for k in ("startup_s", "rss_mib", "cpu_s"):
+            vals = [r[k] for r in runs if k in r]
+            if vals:
+                row[k] = statistics.median(vals)
+        exact = [r["exact"] for r in runs if "exact" in r]
+        if exact:
+            row["exact"] = all(exact)
+        rows.append(row)
+    return rows
+
+
+def table(rows: List[Dict]) -> str:
+    out = ["| mode | drops/s (median) | spread | vs untraced | start-up | peak RSS | CPU during flood | exact |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for r in rows:
+        def f(k, fmt):
+            return fmt.format(r[k]) if k in r else "-"
+        out.append(f"| {r['mode']} | {r['drops_per_s']:,.0f} | {r['min']:,.0f}-{r['max']:,.0f} | "
+                   f"{r['ratio'] * 100:.1f}% | {f('startup_s', '{:.2f} s')} | {f('rss_mib', '{:.0f} MiB')} | "
+                   f"{f('cpu_s', '{:.2f} s')} | {('yes' if r['exact'] else 'NO') if 'exact' in r else '-'} |")
+    return "\n".join(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("error: the benchmark builds namespaces and loads BPF\nhint: run it as root", file=sys.stderr)
+        return 3
+    flood = build_flood()
+    frame_hex = wrong_mac_frame().hex()
+    L.up("wrong-mac")
+    tmp = tempfile.mkdtemp(prefix="netdrop-bench-")
+    results: Dict[str, List[Dict]] = {}
+    try:
+        available = {k: v for k, v in modes(tmp, args.seconds).items() if k == "untraced" or v is not None}
+        for rnd in range(args.rounds):
+            for mode, factory in available.items():
+                res = one_run(flood, frame_hex, args.seconds, factory)
+                results.setdefault(mode, []).append(res)
+                print(f"round {rnd + 1} {mode}: {res['drops_per_s']:,.0f} drops/s", file=sys.stderr)
+    finally:
+        L.down()
+        shutil.rmtree(tmp, ignore_errors=True)
+    rows = summarise(results)
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump({"rows": rows, "runs": results, "seconds": args.seconds, "kernel": os.uname().release,
+                   "cpus": os.cpu_count()}, f, indent=2)
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
