@@ -59,7 +59,7 @@ class BTF:
         self._strs = hdr_len + str_off
         self._str_end = self._strs + str_len
         self._offsets: List[int] = [0]  # type id -> byte offset of its header (id 0 is void)
-        self._by_name: Dict[Tuple[int, str], List[int]] = {}
+        self._by_name_off: Dict[int, List[int]] = {}  # string offset -> ids of named structs, enums, typedefs...
         self._index(hdr_len + type_off, hdr_len + type_off + type_len)
 
     @classmethod
@@ -74,19 +74,38 @@ class BTF:
 
     # -- indexing -------------------------------------------------------------------------------------------------
     def _index(self, pos: int, end: int) -> None:
+        """One pass over the type section: where each type starts, and named types by their name's string offset
+        (no string is decoded here: this pass visits ~150k types and is most of netdrop's BTF cost)."""
         blob, unpack = self._blob, struct.unpack_from
-        offsets, by_name = self._offsets, self._by_name
-        wanted = (STRUCT, UNION, ENUM, ENUM64, TYPEDEF, FUNC)
+        offsets, by_name = self._offsets, self._by_name_off
+        append = offsets.append
+        wanted = {STRUCT, UNION, ENUM, ENUM64, TYPEDEF, FUNC}
+        sizes = [(12, 0)] * 32
+        for kind, (fixed, per) in _TRAILER.items():
+            sizes[kind] = (12 + fixed, per)
         while pos < end:
-            name_off, info, _ = unpack("<III", blob, pos)
+            name_off, info = unpack("<II", blob, pos)
             kind = (info >> 24) & 0x1F
-            vlen = info & 0xFFFF
-            tid = len(offsets)
-            offsets.append(pos)
-            if kind in wanted and name_off:
-                by_name.setdefault((kind, self._str(name_off)), []).append(tid)
-            fixed, per = _TRAILER.get(kind, (0, 0))
-            pos += 12 + fixed + per * vlen
+            append(pos)
+            if name_off and kind in wanted:
+                ids = by_name.get(name_off)
+                if ids is None:
+                    by_name[name_off] = [len(offsets) - 1]
+                else:
+                    ids.append(len(offsets) - 1)
+            fixed, per = sizes[kind]
+            pos += fixed + per * (info & 0xFFFF)
+
+    def _name_offsets(self, name: str) -> List[int]:
+        """Every string-section offset holding exactly `name` (BTF usually stores each string once)."""
+        needle = b"\0" + name.encode() + b"\0"
+        out, start = [], self._strs - 1
+        while True:
+            i = self._blob.find(needle, start, self._str_end)
+            if i < 0:
+                return out
+            out.append(i + 1 - self._strs)
+            start = i + 1
 
     def _str(self, off: int) -> str:
         start = self._strs + off
@@ -99,7 +118,8 @@ class BTF:
         return self._str(name_off), (info >> 24) & 0x1F, info & 0xFFFF, bool(info >> 31), size_or_type, pos
 
     def find(self, kind: int, name: str) -> Optional[int]:
-        ids = self._by_name.get((kind, name))
+        ids = [t for off in self._name_offsets(name) for t in self._by_name_off.get(off, ())
+               if self.kind(t) == kind]
         if not ids:
             return None
         if kind in (STRUCT, UNION):  # prefer a complete definition over an empty duplicate

@@ -22,8 +22,15 @@ class KernelInfo:
     release: str
     btf: BTF
     reasons: ReasonTable
-    ksyms: Ksyms
     macros: Dict[str, int] = field(default_factory=dict)
+    _ksyms: Optional[Ksyms] = None
+
+    @property
+    def ksyms(self) -> Ksyms:
+        """Loaded on first use (0.1 s for ~120k symbols): names are needed when results are shown, not to attach."""
+        if self._ksyms is None:
+            self._ksyms = Ksyms.load()
+        return self._ksyms
 
     @classmethod
     def load(cls, need_root: bool = True) -> "KernelInfo":
@@ -32,7 +39,7 @@ class KernelInfo:
                                    "run it with sudo")
         from ..bpf.offsets import kfree_skb_args, struct_offsets
         btf = BTF.load()
-        info = cls(platform.release(), btf, ReasonTable.load(btf), Ksyms.load())
+        info = cls(platform.release(), btf, ReasonTable.load(btf))
         info.macros = struct_offsets(btf)
         info.macros.update(kfree_skb_args(btf))
         if not info.reasons.available and info.macros["ARG_REASON"] >= 0:
