@@ -76,28 +76,26 @@ def background(tmp_path):
         b.kill()
 
 
-@pytest.fixture
-def lab():
-    """The wrong-MAC lab, always removed afterwards."""
+def _lab(scenario):
     from netdrop import lab as labmod
-    labmod.up("wrong-mac")
+    labmod.up(scenario)
     try:
         yield labmod
     finally:
         labmod.down()
         assert not labmod.namespaces()
+
+
+@pytest.fixture
+def lab():
+    """The wrong-MAC lab, always removed afterwards."""
+    yield from _lab("wrong-mac")
 
 
 @pytest.fixture
 def bridge_lab():
     """The bridge scenario: br0 owns the addresses and filters foreign MACs unless promiscuous."""
-    from netdrop import lab as labmod
-    labmod.up("bridge")
-    try:
-        yield labmod
-    finally:
-        labmod.down()
-        assert not labmod.namespaces()
+    yield from _lab("bridge")
 
 
 @pytest.fixture(scope="session", autouse=True)
