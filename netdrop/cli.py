@@ -85,6 +85,57 @@ def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc,
 
 
 @cli.command()
+@click.option("--iface", "-i", metavar="IF", help="Only drops on this interface (filtered in the kernel).")
+@click.option("--netns", "-n", metavar="NAME", help="Only this network namespace (filtered in the kernel).")
+@click.option("--reason", "-r", metavar="NAME", help="Only this drop reason, as the running kernel names it.")
+@click.option("--proto", metavar="P", help="tcp, udp, icmp, icmp6, sctp or a number.")
+@click.option("--host", metavar="ADDR", help="Source or destination address.")
+@click.option("--port", type=int, metavar="N", help="Source or destination port.")
+@click.option("--mac", metavar="MAC", help="Source or destination MAC.")
+@click.option("--count", "-c", type=click.IntRange(0), default=0, help="Exit after N drops are printed.")
+@click.option("--duration", "-d", type=float, default=None, help="Exit after SECONDS.")
+@click.option("--stack", is_flag=True, help="Add the kernel stack of each drop.")
+@click.option("--snaplen", type=int, default=256, show_default=True, help="Bytes of each frame kept (for --pcap).")
+@click.option("--budget", type=int, default=100_000, show_default=True,
+              help="Events per second per CPU; beyond it drops are counted, not streamed.")
+@click.option("--pcap", type=click.Path(dir_okay=False), help="Write the dropped frames to this pcapng file.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines (schema: docs/watch.md).")
+@click.option("--wide", "-w", is_flag=True, help="Full lines instead of 80 columns.")
+@click.option("--ready-file", type=click.Path(dir_okay=False), help="Written once probes are attached.")
+@pass_app
+def watch(app: App, iface, netns, reason, proto, host, port, mac, count, duration, stack, snaplen, budget, pcap,
+          as_json, wide, ready_file) -> None:
+    """Print every drop as it happens (Ctrl-C ends it and prints the accounting)."""
+    from .collect import Collector
+    from .render.stream import event_line, loss_json, summary_json, summary_text
+    from .watch import WatchConfig
+    from .watch import watch as run_watch
+    cfg = WatchConfig(iface=iface, netns=netns, reason=reason, proto=proto, host=host, port=port, mac=mac,
+                      count=count, duration=duration if duration is not None else float("inf"), stack=stack,
+                      snaplen=snaplen, budget=budget, ready_file=ready_file, pcap=pcap, debug=app.debug)
+    kernel = app.kernel()
+    width = app.width or 80
+
+    def emit(row) -> None:
+        if as_json:
+            sys.stdout.write(row.to_json() + "\n")
+        else:
+            app.out.print(event_line(row, width=width, wide=wide))
+
+    def on_loss(lost: int, sampled: int) -> None:
+        if as_json:
+            sys.stdout.write(loss_json(lost, sampled) + "\n")
+        else:
+            app.err.print(plain(f"so far {lost} events lost, {sampled} sampled away (counts stay exact)", "yellow"))
+
+    summary = run_watch(cfg, kernel, Collector, emit, on_loss)
+    if as_json:
+        sys.stdout.write(summary_json(summary) + "\n")
+    else:
+        app.err.print(plain(summary_text(summary), "dim"))
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the capabilities as JSON.")
 @pass_app
 def check(app: App, as_json: bool) -> None:

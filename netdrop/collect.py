@@ -42,6 +42,9 @@ class Collector:
     def raw_events(self, max_events: int = 0) -> List[bytes]:
         return self.session.drain(max_events)
 
+    def detach(self) -> None:
+        self.session.detach()
+
     def stack(self, stack_id: int) -> List[str]:
         return [self.kernel.location(a) for a in self.session.stack(stack_id)]
 

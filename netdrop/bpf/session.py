@@ -114,6 +114,11 @@ class DropSession:
         self.close()
         return False
 
+    def detach(self) -> None:
+        """Stop counting and emitting, keep the maps and ring buffer readable (for exact end-of-run accounting)."""
+        if self.bpf is not None and b"kfree_skb" in self.bpf.raw_tracepoint_fds:
+            self.bpf.detach_raw_tracepoint(b"kfree_skb")
+
     def close(self) -> None:
         if self.bpf is not None:
             self.bpf.cleanup()

@@ -1,0 +1,106 @@
+"""One dropped packet per line (`netdrop watch`), as text or JSON lines. Pure: tested without a kernel."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import List, Optional
+
+from rich.text import Text
+
+from .text import plain
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """A drop event with names resolved; its fields are the JSON schema of `watch --json` (docs/watch.md)."""
+
+    time: float
+    netns: str
+    interface: str
+    reason: str
+    location: str
+    pkt_type: str
+    protocol: str
+    src_ip: Optional[str]
+    dst_ip: Optional[str]
+    sport: Optional[int]
+    dport: Optional[int]
+    src_mac: Optional[str]
+    dst_mac: Optional[str]
+    iface_mac: Optional[str]
+    len: int
+    stack: Optional[List[str]] = None
+
+    def to_json(self) -> str:
+        d = {"type": "drop", **asdict(self)}
+        d["time"] = round(self.time, 6)
+        if self.stack is None:
+            d.pop("stack")
+        return json.dumps(d)
+
+
+def _ep(ip: Optional[str], port: Optional[int]) -> str:
+    if ip is None:
+        return "?"
+    host = f"[{ip}]" if ":" in ip and port is not None else ip
+    return f"{host}:{port}" if port is not None else host
+
+
+def _fit(s: str, width: int) -> str:
+    return s if len(s) <= width else s[: max(1, width - 1)] + "~"
+
+
+# (field, width) of the 80-column line; the last field takes what is left
+NARROW = (("time", 8), ("netns", 8), ("interface", 5), ("reason", 10), ("location", 17), ("protocol", 3))
+
+
+def event_line(r: EventRow, width: int = 80, wide: bool = False) -> Text:
+    clock = time.strftime("%H:%M:%S", time.localtime(r.time))
+    otherhost = r.pkt_type == "OTHERHOST" and r.dst_mac
+    if wide:
+        flow = f"{_ep(r.src_ip, r.sport)} > {_ep(r.dst_ip, r.dport)}"
+        if otherhost:
+            flow += f" dst MAC {r.dst_mac} (is {r.iface_mac or '?'})"
+    elif otherhost:  # 80 columns: the wrong MAC is the news, then whom it was meant for
+        flow = f"{r.dst_mac} {r.dst_ip or ''}"
+    else:
+        flow = f"{r.src_ip or '?'}>{_ep(r.dst_ip, r.dport)}"
+    if wide:
+        fields = [f"{clock}.{int(r.time * 1000) % 1000:03d}", r.netns, r.interface, r.reason, r.location, r.protocol,
+                  flow]
+        line = " ".join(fields)
+        if r.src_mac and r.pkt_type != "OTHERHOST":
+            line += f" {r.src_mac} > {r.dst_mac}"
+        out = Text()
+        out.append_text(plain(line, "red" if r.pkt_type == "OTHERHOST" else ""))
+        if r.stack:
+            for frame in r.stack:
+                out.append("\n")
+                out.append_text(plain(f"    {frame}", "dim"))
+        return out
+    values = {"time": clock, "netns": r.netns, "interface": r.interface, "reason": r.reason,
+              "location": r.location, "protocol": r.protocol}
+    parts = [_fit(values[k], w).ljust(w) for k, w in NARROW]
+    used = sum(w for _, w in NARROW) + len(NARROW)
+    line = " ".join(parts) + " " + _fit(flow, max(8, width - used))
+    out = plain(line, "red" if r.pkt_type == "OTHERHOST" else "")
+    if r.stack:
+        for frame in r.stack:
+            out.append("\n")
+            out.append_text(plain(f"    {_fit(frame, width - 4)}", "dim"))
+    return out
+
+
+def loss_json(lost: int, sampled: int) -> str:
+    return json.dumps({"type": "loss", "time": round(time.time(), 6), "lost": lost, "sampled": sampled})
+
+
+def summary_json(s: dict) -> str:
+    return json.dumps({"type": "summary", **s})
+
+
+def summary_text(s: dict) -> str:
+    return (f"{s['counted']} drops counted in the kernel: {s['printed']} printed, {s['lost']} lost (ring buffer "
+            f"full), {s['sampled']} sampled away (over --budget), {s['filtered']} filtered out in user space, "
+            f"{s['not_printed']} not printed (after --count)")

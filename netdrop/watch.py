@@ -1,0 +1,208 @@
+"""`netdrop watch`: every drop as it happens. Filters run in the kernel where they can; every drop the kernel counted
+is accounted for at the end: printed + lost + sampled + filtered + not printed == counted."""
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Tuple
+
+from .bpf.offsets import Filters, ProbeConfig
+from .decode import decode_event, mac_bytes
+from .enrich import Enricher
+from .errors import NotFound, UsageError
+from .model import PACKET_TYPES, DropEvent
+from .net.links import HostFacts
+from .net.netns import NetnsNames
+from .render.stream import EventRow
+
+PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmp6": 58, "ipv6-icmp": 58, "sctp": 132}
+POLL_SECONDS = 0.05
+FACTS_REFRESH_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    iface: Optional[str] = None
+    netns: Optional[str] = None
+    reason: Optional[str] = None
+    proto: Optional[str] = None
+    host: Optional[str] = None
+    port: Optional[int] = None
+    mac: Optional[str] = None
+    count: int = 0
+    duration: float = float("inf")
+    stack: bool = False
+    snaplen: int = 256
+    budget: int = 100_000
+    ready_file: Optional[str] = None
+    pcap: Optional[str] = None
+    debug: bool = False
+
+
+def build_filters(cfg: WatchConfig, kernel, names: NetnsNames, facts: HostFacts) -> Tuple[Filters, Callable]:
+    """Kernel-side filters, and the user-space check for what the kernel cannot filter (an IPv6 --host)."""
+    f: Dict = {}
+    if cfg.netns:
+        inode = names.inode(cfg.netns)
+        if inode is None:
+            raise NotFound(f"no network namespace named {cfg.netns}", "list them with `ip netns list`")
+        f["netns"] = inode
+    if cfg.iface:
+        hits = facts.find_name(cfg.iface, cfg.netns)
+        if not hits:
+            raise NotFound(f"no interface named {cfg.iface}" + (f" in netns {cfg.netns}" if cfg.netns else ""),
+                           "list them with `ip link` (add --netns NAME for another namespace)")
+        if len({h.netns for h in hits}) > 1:
+            raise UsageError(f"{cfg.iface} exists in several namespaces: " + ", ".join(h.netns for h in hits),
+                             "add --netns NAME")
+        f["netns"], f["ifindex"] = hits[0].netns_inode, hits[0].ifindex
+    if cfg.reason:
+        num = kernel.reasons.number(cfg.reason)
+        if num is not None:
+            f["reason"] = num
+        elif cfg.reason.upper() == "OTHERHOST" and not kernel.has_reasons:
+            f["otherhost"] = True
+        else:
+            some = ", ".join(sorted(kernel.reasons.names.values())[:8]) or "none: this kernel has no drop reasons"
+            raise UsageError(f"this kernel has no drop reason {cfg.reason!r}", f"reasons include {some}, ...")
+    if cfg.proto:
+        p = cfg.proto.lower()
+        num = PROTOCOLS.get(p, int(p) if p.isdigit() and int(p) < 256 else None)
+        if num is None:
+            raise UsageError(f"unknown protocol {cfg.proto!r}", "use tcp, udp, icmp, icmp6, sctp or a number")
+        f["l4proto"] = num
+    if cfg.port is not None:
+        if not 0 < cfg.port < 65536:
+            raise UsageError(f"port {cfg.port} is out of range", "give 1-65535")
+        f["port"] = cfg.port
+    user_check: Callable[[DropEvent], bool] = lambda e: True
+    if cfg.host:
+        try:
+            addr = ipaddress.ip_address(cfg.host)
+        except ValueError:
+            raise UsageError(f"{cfg.host!r} is not an IP address", "e.g. --host 10.0.0.3") from None
+        if addr.version == 4:
+            # the program compares the address's bytes as read from the packet, i.e. a little-endian u32
+            f["host4"] = int.from_bytes(socket.inet_aton(str(addr)), "little")
+        else:
+            want = str(addr)
+            user_check = lambda e: want in (e.packet.src_ip, e.packet.dst_ip)  # noqa: E731
+    if cfg.mac:
+        try:
+            f["mac"] = mac_bytes(cfg.mac)
+        except ValueError:
+            raise UsageError(f"{cfg.mac!r} is not a MAC address", "e.g. --mac 02:de:ad:be:ef:01") from None
+    return Filters(**f), user_check
+
+
+def probe_config(cfg: WatchConfig, filters: Filters) -> ProbeConfig:
+    if cfg.snaplen % 8 or not 16 <= cfg.snaplen <= 1024:
+        raise UsageError(f"--snaplen {cfg.snaplen} must be a multiple of 8 between 16 and 1024", "e.g. 256")
+    if cfg.budget < 1:
+        raise UsageError("--budget must be at least 1 event per second per CPU", "e.g. --budget 100000")
+    if cfg.count < 0 or not cfg.duration > 0:
+        raise UsageError("--count and --duration must be positive", "")
+    # room for two budget windows of every CPU's events, in a power-of-two number of pages
+    need = 2 * max(1, cfg.budget // 10) * (48 + cfg.snaplen) * 2
+    pages = 64
+    while pages * 4096 < need and pages < 16384:
+        pages *= 2
+    return ProbeConfig(event_budget=cfg.budget, ringbuf_pages=pages, snaplen=cfg.snaplen, with_stack=cfg.stack,
+                       filters=filters)
+
+
+class Rows:
+    """DropEvent -> EventRow, with interface names re-read when an unknown one shows up (at most once a second)."""
+
+    def __init__(self, kernel, names: NetnsNames, facts: HostFacts, collector, stack: bool):
+        self.kernel, self.names, self.col, self.stack = kernel, names, collector, stack
+        self.enrich = Enricher(kernel, names, facts)
+        self.offset = time.time() - time.monotonic()  # bpf_ktime_get_ns() is CLOCK_MONOTONIC
+        self.refreshed = time.monotonic()
+
+    def _known(self, e: DropEvent) -> None:
+        if e.ifindex and self.enrich.facts.get(e.netns, e.ifindex) is None and \
+                time.monotonic() - self.refreshed > FACTS_REFRESH_SECONDS:
+            self.refreshed = time.monotonic()
+            self.names = NetnsNames()
+            self.enrich = Enricher(self.kernel, self.names, HostFacts.collect(self.names))
+
+    def row(self, e: DropEvent) -> EventRow:
+        self._known(e)
+        p, en = e.packet, self.enrich
+        return EventRow(
+            time=e.ts_ns / 1e9 + self.offset, netns=self.names.name(e.netns), interface=en.interface(e.netns, e.ifindex),
+            reason=en.event_reason(e), location=self.kernel.location(e.location),
+            pkt_type=PACKET_TYPES.get(e.pkt_type, str(e.pkt_type)), protocol=p.proto_name, src_ip=p.src_ip,
+            dst_ip=p.dst_ip, sport=p.sport, dport=p.dport, src_mac=p.src_mac, dst_mac=p.dst_mac,
+            iface_mac=en.iface_mac(e.netns, e.ifindex), len=e.frame_len,
+            stack=self.col.stack(e.stack_id) if self.stack else None)
+
+
+def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[[EventRow], None],
+          on_loss: Callable[[int, int], None] = lambda lost, sampled: None,
+          on_ready: Callable[[], None] = lambda: None) -> Dict[str, int]:
+    names = NetnsNames()
+    facts = HostFacts.collect(names)
+    filters, user_check = build_filters(cfg, kernel, names, facts)
+    probe = probe_config(cfg, filters)
+    pcap = None
+    if cfg.pcap:
+        from .pcap import DropPcap
+        pcap = DropPcap(cfg.pcap, cfg.snaplen)
+    n = {"printed": 0, "filtered": 0, "not_printed": 0}
+    try:
+        with collector_factory(kernel, probe, cfg.debug) as col:
+            rows = Rows(kernel, names, facts, col, cfg.stack)
+
+            def handle(raw: bytes) -> None:
+                e = decode_event(raw)
+                if not user_check(e):
+                    n["filtered"] += 1
+                elif cfg.count and n["printed"] >= cfg.count:
+                    n["not_printed"] += 1
+                else:
+                    row = rows.row(e)
+                    emit(row)
+                    if pcap is not None:
+                        pcap.write(e.data, e.frame_len, row.time, e.has_mac, e.protocol,
+                                   f"netdrop: reason={row.reason} location={row.location} netns={row.netns} "
+                                   f"interface={row.interface}")
+                    n["printed"] += 1
+
+            if cfg.ready_file:
+                with open(cfg.ready_file, "w") as f:
+                    f.write("ready\n")
+            on_ready()
+            start = time.monotonic()
+            reported = (0, 0)
+            next_stats = start + 1.0
+            try:
+                while time.monotonic() - start < cfg.duration and not (cfg.count and n["printed"] >= cfg.count):
+                    batch = col.raw_events(max_events=50_000)
+                    for raw in batch:
+                        handle(raw)
+                    if not batch:
+                        time.sleep(POLL_SECONDS)
+                    if time.monotonic() >= next_stats:
+                        next_stats = time.monotonic() + 1.0
+                        st = col.session.read_stats()
+                        if (st["lost"], st["sampled"]) != reported:
+                            reported = (st["lost"], st["sampled"])
+                            on_loss(*reported)
+            except KeyboardInterrupt:
+                pass  # Ctrl-C ends the stream; the summary still follows
+            col.detach()  # stop counting, then account for everything already counted
+            while True:
+                batch = col.raw_events()
+                if not batch:
+                    break
+                for raw in batch:
+                    handle(raw)
+            st = col.stats()
+    finally:
+        if pcap is not None:
+            pcap.close()
+    return {"counted": st["counted"], "events": st["events"], "lost": st["lost"], "sampled": st["sampled"], **n}
