@@ -85,6 +85,44 @@ def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc,
 
 
 @cli.command()
+@click.option("--interval", type=click.FloatRange(0.1, 3600), default=1.0, show_default=True, help="Seconds per refresh.")
+@click.option("--iface", "-i", metavar="IF", help="Only this interface (filtered in the kernel).")
+@click.option("--netns", "-n", metavar="NAME", help="Only this network namespace (filtered in the kernel).")
+@click.option("--reason", "-r", metavar="NAME", help="Only this drop reason, as the running kernel names it.")
+@click.option("--sort", type=click.Choice(["rate", "count", "reason", "interface"]), default="rate", show_default=True)
+@click.option("--once", is_flag=True, help="Print one snapshot and exit.")
+@click.option("--count", type=click.IntRange(0), default=0, help="Print N snapshots and exit (0: until Ctrl-C).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per interval (schema: docs/top.md).")
+@click.option("--ready-file", type=click.Path(dir_okay=False), help="Written once probes are attached.")
+@pass_app
+def top(app: App, interval, iface, netns, reason, sort, once, count, as_json, ready_file) -> None:
+    """A live, top-style view of every drop on the host: counts, rates, reasons, locations."""
+    import time as _time
+
+    from .collect import Collector
+    from .render.live import render_view, view_json
+    from .top import Top, TopConfig, run_live, run_plain
+    cfg = TopConfig(interval=interval, iface=iface, netns=netns, reason=reason, sort=sort,
+                    count=1 if once else count, ready_file=ready_file, debug=app.debug)
+    kernel = app.kernel()
+    interactive = not as_json and not once and not count and sys.stdout.isatty() and sys.stdin.isatty()
+    with Top(cfg, kernel, Collector) as t:
+        if interactive:
+            run_live(t, app.out, interval)
+            return
+
+        def show(view) -> None:
+            if as_json:
+                sys.stdout.write(view_json(view, interval, _time.time()) + "\n")
+                sys.stdout.flush()
+            else:
+                app.out.print(render_view(view))
+                app.out.print()
+
+        run_plain(t, show, interval, cfg.count)
+
+
+@cli.command()
 @click.option("--iface", "-i", metavar="IF", help="Only drops on this interface (filtered in the kernel).")
 @click.option("--netns", "-n", metavar="NAME", help="Only this network namespace (filtered in the kernel).")
 @click.option("--reason", "-r", metavar="NAME", help="Only this drop reason, as the running kernel names it.")

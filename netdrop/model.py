@@ -146,6 +146,8 @@ class DropRow:
             d["ip"] = self.daddr
         if self.rate is not None:
             d["rate"] = round(self.rate, 1)
+        if self.last_seen is not None:
+            d["last_seen"] = round(self.last_seen, 1)
         return d
 
 

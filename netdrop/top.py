@@ -1,0 +1,218 @@
+"""`netdrop top`: drops by (netns, interface, reason, location), counted in the kernel, refreshed every interval.
+
+Collection never builds UI: `Tracker` turns counts into rows (rates, last seen, reset baseline); render/live.py draws
+them; `run_live` and `run_plain` only schedule and display.
+"""
+from __future__ import annotations
+
+import os
+import select
+import sys
+import termios
+import time
+import tty
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterator, List, Optional
+
+from .aggregate import Snapshot
+from .bpf.offsets import ProbeConfig
+from .enrich import Enricher
+from .model import DropKey, DropRow
+from .net.links import HostFacts
+from .net.netns import NetnsNames
+from .render.live import SORTS, TopView
+from .watch import WatchConfig, build_filters
+
+FACTS_REFRESH_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class TopConfig:
+    interval: float = 1.0
+    iface: Optional[str] = None
+    netns: Optional[str] = None
+    reason: Optional[str] = None
+    sort: str = "rate"
+    count: int = 0  # snapshots to print (0: forever)
+    ready_file: Optional[str] = None
+    debug: bool = False
+
+
+class Tracker:
+    """Counts -> rows: cumulative since start (or the last reset), rate over the last interval, last change."""
+
+    def __init__(self, kernel, names: NetnsNames, facts: HostFacts):
+        self.kernel = kernel
+        self.names, self.facts = names, facts
+        self.enrich = Enricher(kernel, names, facts)
+        self.baseline: Dict[DropKey, int] = {}
+        self.prev: Optional[Snapshot] = None
+        self.changed: Dict[DropKey, float] = {}
+        self.facts_at = time.monotonic()
+
+    def reset(self) -> None:
+        if self.prev is not None:
+            self.baseline = {k: c.count for k, c in self.prev.counts.items()}
+
+    def _refresh_names(self, snap: Snapshot) -> None:
+        unknown = any(k.ifindex and self.facts.get(k.netns, k.ifindex) is None for k in snap.counts)
+        if unknown or snap.at - self.facts_at > FACTS_REFRESH_SECONDS:
+            self.facts_at = snap.at
+            self.names = NetnsNames()
+            self.facts = HostFacts.collect(self.names)  # renamed or deleted interfaces: names follow, "ifN" if gone
+            self.enrich = Enricher(self.kernel, self.names, self.facts)
+
+    def rows(self, snap: Snapshot) -> List[DropRow]:
+        self._refresh_names(snap)
+        dt = snap.at - self.prev.at if self.prev else 0.0
+        out = []
+        for key, c in snap.counts.items():
+            count = c.count - self.baseline.get(key, 0)
+            if count <= 0:
+                continue
+            before = self.prev.counts[key].count if self.prev and key in self.prev.counts else 0
+            if c.count != before or key not in self.changed:
+                self.changed[key] = snap.at
+            rate = (c.count - before) / dt if dt > 0 else None
+            out.append(self.enrich.row(type(c)(key, count, 0), rate=rate, last_seen=snap.at - self.changed[key]))
+        self.prev = snap
+        return out
+
+
+def capabilities_line(kernel, facts: HostFacts) -> str:
+    reasons = f"reasons: {kernel.reasons.source}" if kernel.has_reasons else "no drop reasons (OTHERHOST inferred)"
+    counter = any(i.rx_otherhost_dropped is not None for i in facts.interfaces)
+    return f"{reasons}; rx_otherhost_dropped counter: {'yes' if counter else 'no'}"
+
+
+class Top:
+    """One attached collector and its tracker; `view()` makes the next frame."""
+
+    def __init__(self, cfg: TopConfig, kernel, collector_factory: Callable):
+        self.cfg, self.kernel = cfg, kernel
+        self.names = NetnsNames()
+        facts = HostFacts.collect(self.names)
+        filters, _ = build_filters(WatchConfig(iface=cfg.iface, netns=cfg.netns, reason=cfg.reason), kernel,
+                                   self.names, facts)
+        self.collector = collector_factory(kernel, ProbeConfig(event_budget=0, filters=filters), cfg.debug)
+        self.tracker = Tracker(kernel, self.names, facts)
+        self.caps = capabilities_line(kernel, facts)
+        self.sort = cfg.sort
+        self.filter_text = ""
+        self.paused = False
+        self.interactive = False
+        self.started = 0.0
+        self.last: Optional[TopView] = None
+
+    def __enter__(self) -> "Top":
+        self.collector.__enter__()
+        self.started = time.monotonic()
+        self.tracker.prev = Snapshot.of(self.started, self.collector.counts(), {})
+        if self.cfg.ready_file:
+            with open(self.cfg.ready_file, "w") as f:
+                f.write("ready\n")
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.collector.__exit__(*exc)
+        return False
+
+    def view(self, prompt: Optional[str] = None) -> TopView:
+        if self.paused and self.last is not None:
+            return self.redraw(prompt)
+        now = time.monotonic()
+        prev = self.tracker.prev
+        counts = self.collector.counts()
+        snap = Snapshot.of(now, counts, {})
+        rows = self.tracker.rows(snap)
+        dt = now - prev.at if prev else 0
+        total_now = sum(c.count for c in counts)
+        total_prev = sum(c.count for c in prev.counts.values()) if prev else 0
+        stats = self.collector.stats()
+        self.last = TopView(rows=rows, total=sum(r.count for r in rows),
+                            rate=(total_now - total_prev) / dt if dt > 0 else 0.0, elapsed=now - self.started,
+                            kernel=self.kernel.release, hooks="skb:kfree_skb (raw tracepoint, in-kernel counts)",
+                            capabilities=self.caps, map_full=stats.get("map_full", 0), sort=self.sort,
+                            filter_text=self.filter_text, paused=self.paused, prompt=prompt,
+                            interactive=self.interactive)
+        return self.last
+
+    def redraw(self, prompt: Optional[str] = None) -> TopView:
+        """The last frame again with the current sort, filter and prompt (no new snapshot: rates keep their span)."""
+        if self.last is None:
+            return self.view(prompt)
+        self.last.sort, self.last.filter_text, self.last.paused, self.last.prompt = \
+            self.sort, self.filter_text, self.paused, prompt
+        self.last.interactive = self.interactive
+        return self.last
+
+    def key(self, ch: str) -> bool:
+        """Apply a key; False means quit."""
+        if ch in ("q", "Q"):
+            return False
+        if ch == "s":
+            self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        elif ch == "p":
+            self.paused = not self.paused
+        elif ch == "r":
+            self.tracker.reset()
+        return True
+
+
+@contextmanager
+def cbreak(fd: int) -> Iterator[None]:
+    """Single keys without echo; the terminal is restored on every exit path."""
+    old = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+
+
+def read_key(fd: int, timeout: float) -> Optional[str]:
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if not ready:
+        return None
+    data = os.read(fd, 32)
+    return data.decode(errors="replace")[:1] if data else "q"
+
+
+def run_live(top: Top, console, interval: float) -> None:
+    from rich.live import Live
+
+    from .render.live import render_view
+    fd = sys.stdin.fileno()
+    prompt: Optional[str] = None
+    top.interactive = True
+    with cbreak(fd), Live(render_view(top.view()), console=console, screen=True, auto_refresh=False) as live:
+        next_at = time.monotonic() + interval
+        while True:
+            ch = read_key(fd, max(0.0, next_at - time.monotonic()))
+            if ch is not None:
+                if prompt is not None:  # typing a filter after "/"
+                    if ch in ("\r", "\n"):
+                        top.filter_text, prompt = prompt, None
+                    elif ch == "\x1b":
+                        prompt = None
+                    elif ch in ("\x7f", "\b"):
+                        prompt = prompt[:-1]
+                    elif ch.isprintable():
+                        prompt += ch
+                elif ch == "/":
+                    prompt = top.filter_text
+                elif not top.key(ch):
+                    return
+                live.update(render_view(top.redraw(prompt)), refresh=True)
+                continue
+            next_at = time.monotonic() + interval
+            live.update(render_view(top.view(prompt)), refresh=True)
+
+
+def run_plain(top: Top, show: Callable[[TopView], None], interval: float, count: int) -> None:
+    n = 0
+    while not count or n < count:
+        time.sleep(interval)
+        show(top.view())
+        n += 1

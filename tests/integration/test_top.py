@@ -1,0 +1,117 @@
+"""top against the real kernel: exact counts under a flood, and the full-screen view driven through tmux."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from netdrop import lab as L
+from netdrop.net.links import HostFacts
+
+from ..conftest import NETDROP
+
+
+def otherhost():
+    return HostFacts.collect(only=[L.RX_NS]).find_name(L.RX_IF, L.RX_NS)[0].rx_otherhost_dropped
+
+
+def test_json_counts_are_exact_under_a_flood(lab, background):
+    bg = background("top", "--json", "--count", "4", "--interval", "1")
+    bg.wait_ready()
+    c0 = otherhost()
+    flood = subprocess.Popen([sys.executable, "-m", "netdrop", "lab", "flood", "--seconds", "1.5"],
+                             stdout=subprocess.PIPE, text=True)
+    lab.send(7, "closed-port")  # a second reason at the same time
+    sent = flood.communicate()[0]
+    assert flood.returncode == 0
+    delta = otherhost() - c0
+    rc, out, err = bg.finish()
+    assert rc == 0, err
+    snaps = [json.loads(line) for line in out.splitlines()]
+    assert len(snaps) == 4
+    last = {(d["reason"], d["interface"]): d for d in snaps[-1]["drops"] if d["netns"] == L.RX_NS}
+    assert last[("OTHERHOST", L.RX_IF)]["count"] == delta
+    assert delta / 1.5 >= 100_000, f"the flood was too slow to mean anything ({sent.strip()})"
+    assert last[("NO_SOCKET", L.RX_IF)]["count"] == 7
+    assert last[("OTHERHOST", L.RX_IF)]["seen_dst_mac"] == L.WRONG_MAC
+    peak = max(d["rate"] for s in snaps for d in s["drops"] if d["reason"] == "OTHERHOST" and "rate" in d)
+    assert peak >= 100_000
+
+
+def _kfree_progs():
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
+    return {p["id"] for p in json.loads(out) if p.get("name") == "kfree_skb"}
+
+
+def _pane(session):
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+
+def _wait_pane(session, predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = _pane(session)
+        if predicate(text):
+            return text
+        time.sleep(0.05)  # polling the screen's state, not a guessed delay
+    raise AssertionError("screen never showed what was expected:\n" + _pane(session))
+
+
+@pytest.mark.skipif(not (shutil.which("tmux") and shutil.which("bpftool")), reason="needs tmux and bpftool")
+def test_full_screen_view_in_tmux(lab, tmp_path):
+    session = f"ndtop{os.getpid()}"
+    ready = tmp_path / "ready"
+    pidfile = tmp_path / "pid"
+    before = _kfree_progs()
+    cmd = " ".join(NETDROP) + f" top --interval 0.3 --ready-file {ready}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40",
+                    "env", "NO_COLOR=1", "bash", "--norc", "--noprofile"], check=True)
+    try:
+        subprocess.run(["tmux", "send-keys", "-t", session, "echo shell-before-top", "Enter"], check=True)
+        subprocess.run(["tmux", "send-keys", "-t", session, f"sh -c 'echo $$ > {pidfile}; exec {cmd}'; echo rc=$?", "Enter"],
+                       check=True)
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert time.monotonic() < deadline, _pane(session)
+            time.sleep(0.05)
+        pid = int(pidfile.read_text())
+        ours = _kfree_progs() - before
+        assert ours
+        lab.send(30, "wrong-mac")
+        lab.send(5, "closed-port")
+        screen = _wait_pane(session, lambda t: "OTHERHOST" in t and "NO_SOCKET" in t)
+        assert "drops " in screen and "sort: rate" in screen and "shell-before-top" not in screen
+
+        def order(text):
+            return [r for line in text.splitlines() for r in ("OTHERHOST", "NO_SOCKET") if f" {r} " in line]
+
+        subprocess.run(["tmux", "send-keys", "-t", session, "s"], check=True)
+        screen = _wait_pane(session, lambda t: "sort: count" in t)
+        assert order(screen) == ["OTHERHOST", "NO_SOCKET"]  # 30 before 5
+        subprocess.run(["tmux", "send-keys", "-t", session, "s"], check=True)
+        screen = _wait_pane(session, lambda t: "sort: reason" in t)
+        assert order(screen) == ["NO_SOCKET", "OTHERHOST"]  # alphabetical
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        # the alternate screen is gone: the shell's lines are back and top's header is not
+        screen = _wait_pane(session, lambda t: "shell-before-top" in t and "sort:" not in t and "rc=0" in t)
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{pid}"), "top did not exit on q"
+        deadline = time.monotonic() + 10
+        while ours & _kfree_progs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not (ours & _kfree_progs()), "top left its probe behind"
+        stty = subprocess.run(["tmux", "send-keys", "-t", session, "stty -a | grep -o ' -\\?icanon' > "
+                               f"{tmp_path}/stty", "Enter"], check=True)
+        assert stty.returncode == 0
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "stty").exists() or not (tmp_path / "stty").read_text().strip():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert (tmp_path / "stty").read_text().strip() == "icanon"  # the terminal's line mode is back
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
