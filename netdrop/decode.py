@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 from typing import Optional, Tuple
 
@@ -12,7 +13,7 @@ ETH_P_IP, ETH_P_IPV6, ETH_P_8021Q, ETH_P_8021AD = 0x0800, 0x86DD, 0x8100, 0x88A8
 
 
 def mac_str(b: bytes) -> str:
-    return ":".join(f"{x:02x}" for x in b)
+    return b.hex(":")
 
 
 def mac_bytes(s: str) -> bytes:
@@ -38,15 +39,15 @@ def parse_l3(data: bytes, off: int, ethertype: Optional[int]) -> dict:
     out: dict = {}
     if ethertype == ETH_P_IP and len(data) >= off + 20:
         ihl = (data[off] & 0x0F) * 4
-        out.update(family=4, l4proto=data[off + 9], src_ip=str(ipaddress.IPv4Address(data[off + 12:off + 16])),
-                   dst_ip=str(ipaddress.IPv4Address(data[off + 16:off + 20])))
+        out.update(family=4, l4proto=data[off + 9], src_ip=socket.inet_ntop(socket.AF_INET, data[off + 12:off + 16]),
+                   dst_ip=socket.inet_ntop(socket.AF_INET, data[off + 16:off + 20]))
         l4 = off + ihl
         frag = struct.unpack_from("!H", data, off + 6)[0] & 0x1FFF
         if frag:
             return out
     elif ethertype == ETH_P_IPV6 and len(data) >= off + 40:
-        out.update(family=6, l4proto=data[off + 6], src_ip=str(ipaddress.IPv6Address(data[off + 8:off + 24])),
-                   dst_ip=str(ipaddress.IPv6Address(data[off + 24:off + 40])))
+        out.update(family=6, l4proto=data[off + 6], src_ip=socket.inet_ntop(socket.AF_INET6, data[off + 8:off + 24]),
+                   dst_ip=socket.inet_ntop(socket.AF_INET6, data[off + 24:off + 40]))
         l4 = off + 40
     else:
         return out

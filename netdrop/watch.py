@@ -3,8 +3,11 @@ is accounted for at the end: printed + lost + sampled + filtered + not printed =
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
 
@@ -107,7 +110,7 @@ def probe_config(cfg: WatchConfig, filters: Filters) -> ProbeConfig:
     # room for two budget windows of every CPU's events, in a power-of-two number of pages
     need = 2 * max(1, cfg.budget // 10) * (48 + cfg.snaplen) * 2
     pages = 64
-    while pages * 4096 < need and pages < 16384:
+    while pages * 4096 < need and pages < 4096:  # at most 16 MiB: beyond that, losses are counted, not buffered
         pages *= 2
     return ProbeConfig(event_budget=cfg.budget, ringbuf_pages=pages, snaplen=cfg.snaplen, with_stack=cfg.stack,
                        filters=filters)
@@ -121,6 +124,7 @@ class Rows:
         self.enrich = Enricher(kernel, names, facts)
         self.offset = time.time() - time.monotonic()  # bpf_ktime_get_ns() is CLOCK_MONOTONIC
         self.refreshed = time.monotonic()
+        self.cache: Dict[tuple, tuple] = {}
 
     def _known(self, e: DropEvent) -> None:
         if e.ifindex and self.enrich.facts.get(e.netns, e.ifindex) is None and \
@@ -128,17 +132,47 @@ class Rows:
             self.refreshed = time.monotonic()
             self.names = NetnsNames()
             self.enrich = Enricher(self.kernel, self.names, HostFacts.collect(self.names))
+            self.cache.clear()
+
+    def _names(self, e: DropEvent) -> tuple:
+        """(netns, interface, reason, location, pkt_type, interface MAC), cached per place of drop."""
+        key = (e.netns, e.ifindex, e.reason, e.pkt_type, e.location)
+        hit = self.cache.get(key)
+        if hit is None:
+            self._known(e)
+            en = self.enrich
+            hit = (self.names.name(e.netns), en.interface(e.netns, e.ifindex), en.event_reason(e),
+                   self.kernel.location(e.location), PACKET_TYPES.get(e.pkt_type, str(e.pkt_type)),
+                   en.iface_mac(e.netns, e.ifindex))
+            if len(self.cache) > 100_000:
+                self.cache.clear()
+            self.cache[key] = hit
+        return hit
 
     def row(self, e: DropEvent) -> EventRow:
-        self._known(e)
-        p, en = e.packet, self.enrich
+        p = e.packet
+        netns, iface, reason, location, pkt_type, iface_mac = self._names(e)
         return EventRow(
-            time=e.ts_ns / 1e9 + self.offset, netns=self.names.name(e.netns), interface=en.interface(e.netns, e.ifindex),
-            reason=en.event_reason(e), location=self.kernel.location(e.location),
-            pkt_type=PACKET_TYPES.get(e.pkt_type, str(e.pkt_type)), protocol=p.proto_name, src_ip=p.src_ip,
-            dst_ip=p.dst_ip, sport=p.sport, dport=p.dport, src_mac=p.src_mac, dst_mac=p.dst_mac,
-            iface_mac=en.iface_mac(e.netns, e.ifindex), len=e.frame_len,
+            time=e.ts_ns / 1e9 + self.offset, netns=netns, interface=iface, reason=reason, location=location,
+            pkt_type=pkt_type, protocol=p.proto_name, src_ip=p.src_ip, dst_ip=p.dst_ip, sport=p.sport, dport=p.dport,
+            src_mac=p.src_mac, dst_mac=p.dst_mac, iface_mac=iface_mac, len=e.frame_len,
             stack=self.col.stack(e.stack_id) if self.stack else None)
+
+
+@contextmanager
+def stop_on_signals():
+    """SIGINT/SIGTERM set a flag instead of raising: a KeyboardInterrupt raised inside bcc's ring-buffer callback
+    is swallowed by ctypes, which left the stream running. The loop checks the flag between batches."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[[EventRow], None],
@@ -179,28 +213,32 @@ def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[
             start = time.monotonic()
             reported = (0, 0)
             next_stats = start + 1.0
-            try:
-                while time.monotonic() - start < cfg.duration and not (cfg.count and n["printed"] >= cfg.count):
-                    batch = col.raw_events(max_events=50_000)
+            with stop_on_signals() as stop:
+                while time.monotonic() - start < cfg.duration and not (cfg.count and n["printed"] >= cfg.count) \
+                        and not stop.is_set():
+                    batch = col.raw_events(max_events=20_000)
                     for raw in batch:
                         handle(raw)
                     if not batch:
-                        time.sleep(POLL_SECONDS)
+                        stop.wait(POLL_SECONDS)
                     if time.monotonic() >= next_stats:
                         next_stats = time.monotonic() + 1.0
                         st = col.session.read_stats()
                         if (st["lost"], st["sampled"]) != reported:
                             reported = (st["lost"], st["sampled"])
                             on_loss(*reported)
-            except KeyboardInterrupt:
-                pass  # Ctrl-C ends the stream; the summary still follows
-            col.detach()  # stop counting, then account for everything already counted
-            while True:
-                batch = col.raw_events()
-                if not batch:
-                    break
-                for raw in batch:
-                    handle(raw)
+                col.detach()  # stop counting, then account for everything already counted
+                left = 0
+                while True:  # what is still in the ring buffer: printed unless we are asked to stop
+                    batch = col.raw_events()
+                    if not batch:
+                        break
+                    for raw in batch:
+                        if stop.is_set() or (cfg.count and n["printed"] >= cfg.count):
+                            left += 1
+                        else:
+                            handle(raw)
+                n["not_printed"] += left
             st = col.stats()
     finally:
         if pcap is not None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import List, Optional
 
 from rich.text import Text
@@ -33,10 +33,10 @@ class EventRow:
     stack: Optional[List[str]] = None
 
     def to_json(self) -> str:
-        d = {"type": "drop", **asdict(self)}
+        d = {"type": "drop", **self.__dict__}  # flat fields: no need for asdict()'s deep copy (3x slower)
         d["time"] = round(self.time, 6)
         if self.stack is None:
-            d.pop("stack")
+            del d["stack"]
         return json.dumps(d)
 
 
