@@ -3,11 +3,8 @@ is accounted for at the end: printed + lost + sampled + filtered + not printed =
 from __future__ import annotations
 
 import ipaddress
-import signal
 import socket
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
 
@@ -19,6 +16,7 @@ from .model import PACKET_TYPES, DropEvent
 from .net.links import HostFacts
 from .net.netns import NetnsNames
 from .render.stream import EventRow
+from .signals import stop_on_signals
 
 PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmp6": 58, "ipv6-icmp": 58, "sctp": 132}
 POLL_SECONDS = 0.05
@@ -157,22 +155,6 @@ class Rows:
             pkt_type=pkt_type, protocol=p.proto_name, src_ip=p.src_ip, dst_ip=p.dst_ip, sport=p.sport, dport=p.dport,
             src_mac=p.src_mac, dst_mac=p.dst_mac, iface_mac=iface_mac, len=e.frame_len,
             stack=self.col.stack(e.stack_id) if self.stack else None)
-
-
-@contextmanager
-def stop_on_signals():
-    """SIGINT/SIGTERM set a flag instead of raising: a KeyboardInterrupt raised inside bcc's ring-buffer callback
-    is swallowed by ctypes, which left the stream running. The loop checks the flag between batches."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[[EventRow], None],

@@ -13,6 +13,7 @@ from ..model import Finding
 from ..net.links import HostFacts
 from ..net.netns import NetnsNames
 from ..net.promisc import TemporaryPromisc
+from ..signals import stop_on_signals
 from .run import DiagnoseConfig, Window, analyse, promisc_targets, validate, write_ready
 
 MAX_EVENTS = 20000  # evidence kept for the rules: the most recent sampled drops
@@ -52,18 +53,19 @@ def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Calla
         on_ready(held.held)
         start = time.monotonic()
         next_tick = start + interval
-        while time.monotonic() - start < cfg.duration:
-            time.sleep(0.1)
-            events.extend(col.events())
-            now = time.monotonic()
-            if now < next_tick:
-                continue
-            next_tick = now + interval
-            after = HostFacts.collect(names)
-            end = Snapshot.of(now, col.counts(), col.stats())
-            report = analyse(kernel, names, cfg, Window(base, end, list(events), before, after, now - start),
-                             col.hooks(), held.held)
-            _update(report.findings, tracked, after, now, resolved_after, emit)
+        with stop_on_signals() as stop:
+            while time.monotonic() - start < cfg.duration and not stop.is_set():
+                stop.wait(0.1)
+                events.extend(col.events())
+                now = time.monotonic()
+                if now < next_tick:
+                    continue
+                next_tick = now + interval
+                after = HostFacts.collect(names)
+                end = Snapshot.of(now, col.counts(), col.stats())
+                report = analyse(kernel, names, cfg, Window(base, end, list(events), before, after, now - start),
+                                 col.hooks(), held.held)
+                _update(report.findings, tracked, after, now, resolved_after, emit)
 
 
 def _update(findings, tracked: Dict[Tuple, Tracked], facts: HostFacts, now: float, resolved_after: float,

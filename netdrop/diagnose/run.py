@@ -14,6 +14,7 @@ from ..net.links import HostFacts
 from ..net.netns import HOST, NetnsNames
 from ..net.inspect import LiveHost
 from ..net.promisc import TemporaryPromisc
+from ..signals import stop_on_signals
 from .engine import Context, Focus, run
 from .rules import RULES
 
@@ -76,12 +77,13 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
         on_ready(held.held)
         start = time.monotonic()
         deadline = start + cfg.duration
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            time.sleep(min(0.1, deadline - now))
-            events.extend(col.events())
+        with stop_on_signals() as stop:  # Ctrl-C ends the window early; the verdict still follows
+            while not stop.is_set():
+                now = time.monotonic()
+                if now >= deadline:
+                    break
+                stop.wait(min(0.1, deadline - now))
+                events.extend(col.events())
         after = HostFacts.collect(names)
         events.extend(col.events())
         end = Snapshot.of(time.monotonic(), col.counts(), col.stats())

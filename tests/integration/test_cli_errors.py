@@ -72,8 +72,10 @@ def _kfree_progs():
     return {p["id"] for p in json.loads(out) if p.get("name") == "kfree_skb"}
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 130), (signal.SIGKILL, -9)])
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 0), (signal.SIGTERM, 0), (signal.SIGKILL, -9)])
 def test_interrupted_run_detaches(background, sig, code):
+    """Ctrl-C or SIGTERM end the watching window early and the verdict is printed; SIGKILL just dies. Either way
+    the probe is gone and nothing is left behind."""
     before = _kfree_progs()
     bg = background("diagnose", "--duration", "60")
     bg.wait_ready()
@@ -83,8 +85,7 @@ def test_interrupted_run_detaches(background, sig, code):
     rc, out, err = bg.finish(timeout=30)
     assert rc == code, err
     if sig != signal.SIGKILL:
-        assert err.strip().splitlines()[-2:] == ["error: interrupted",
-                                                 "hint: probes were detached; the host is as it was"]
+        assert "Verdict: no cause found" in out and "Traceback" not in err
     deadline = time.monotonic() + 10
     while ours & _kfree_progs() and time.monotonic() < deadline:
         time.sleep(0.05)  # the kernel frees a killed process's programs asynchronously
