@@ -23,5 +23,9 @@ bench: deps
 	@scripts/install-deps.sh --bench
 	$(PY) bench/run.py --rounds 3 --seconds 3
 
+vm-test: deps
+	@scripts/install-deps.sh --vm
+	python3 tests/vm/run.py
+
 clean:
 	rm -rf .venv build *.egg-info

@@ -140,6 +140,28 @@ struct nd_skb {
 
 static __always_inline int nd_read_skb(void *skb, struct nd_skb *s)
 {
+#if SKB_WIN_LEN == 0 /* fields too far apart for one read on this kernel */
+	u8 b = 0;
+	s->dev = 0;
+	s->head = 0;
+	s->data = 0;
+	s->len = 0;
+	s->data_len = 0;
+	s->protocol = 0;
+	s->mac = ND_MAC_UNSET;
+	s->net = ND_MAC_UNSET;
+	ND_READ(s->dev, skb, OFF_SKB_DEV);
+	ND_READ(s->head, skb, OFF_SKB_HEAD);
+	ND_READ(s->data, skb, OFF_SKB_DATA);
+	ND_READ(s->len, skb, OFF_SKB_LEN);
+	ND_READ(s->data_len, skb, OFF_SKB_DATA_LEN);
+	ND_READ(s->protocol, skb, OFF_SKB_PROTOCOL);
+	ND_READ(s->mac, skb, OFF_SKB_MAC_HEADER);
+	ND_READ(s->net, skb, OFF_SKB_NETWORK_HEADER);
+	ND_READ(b, skb, OFF_SKB_PKT_TYPE_BYTE);
+	s->pkt_type = (b >> PKT_TYPE_SHIFT) & PKT_TYPE_MASK;
+	return 0;
+#else
 	u64 w[SKB_WIN_LEN / 8];
 	if (bpf_probe_read_kernel(w, sizeof(w), skb + SKB_WIN_START))
 		return -1;
@@ -153,10 +175,14 @@ static __always_inline int nd_read_skb(void *skb, struct nd_skb *s)
 	s->net = ND_AT(w, u16, OFF_SKB_NETWORK_HEADER, SKB_WIN_START);
 	s->pkt_type = (ND_AT(w, u8, OFF_SKB_PKT_TYPE_BYTE, SKB_WIN_START) >> PKT_TYPE_SHIFT) & PKT_TYPE_MASK;
 	return 0;
+#endif
 }
 
 static __always_inline void nd_dev_ids_win(void *dev, u32 *netns, u32 *ifindex)
 {
+#if DEV_WIN_LEN == 0 /* ifindex and nd_net too far apart for one read on this kernel (6.1) */
+	nd_dev_ids(dev, netns, ifindex);
+#else
 	u64 w[DEV_WIN_LEN / 8];
 	*netns = 0;
 	*ifindex = 0;
@@ -166,6 +192,7 @@ static __always_inline void nd_dev_ids_win(void *dev, u32 *netns, u32 *ifindex)
 	void *net = ND_AT(w, void *, OFF_DEV_ND_NET, DEV_WIN_START);
 	if (net)
 		ND_READ(*netns, net, OFF_NET_INUM);
+#endif
 }
 
 #endif

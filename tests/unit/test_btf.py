@@ -117,3 +117,10 @@ def test_live_offsets_match_bpftool():
         assert btf.field("sk_buff", member).bit_offset == _bpftool_offset(raw, skb, member), member
     for member in ("ifindex", "nd_net"):
         assert btf.field("net_device", member).bit_offset == _bpftool_offset(raw, dev, member), member
+
+
+def test_window_covers_fields_or_gives_up():
+    from netdrop.bpf.offsets import window
+    assert window([(16, 8), (112, 4), (128, 1), (200, 8)]) == (16, 192)
+    assert window([(224, 4), (264, 8)]) == (224, 48)
+    assert window([(224, 4), (1280, 8)]) == (0, 0)  # 6.1's net_device: read the fields one by one

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Build (and cache) a Debian guest for the kernel matrix: stock kernel + matching headers + python3-bpfcc + iproute2
+# + nftables, and netdrop's pure-Python dependencies as wheels unpacked offline. Everything comes from Debian's
+# archive and PyPI. Usage: tests/vm/build.sh SUITE   (bullseye = 5.10, bookworm = 6.1, trixie = 6.12)
+set -euo pipefail
+suite=${1:?usage: build.sh bullseye|bookworm|trixie}
+here=$(cd "$(dirname "$0")" && pwd)
+cache="$here/cache"
+root="$cache/$suite-root"
+img="$cache/$suite.img"
+mkdir -p "$cache"
+[ -f "$img" ] && [ -f "$cache/$suite.vmlinuz" ] && { echo "cached: $img"; exit 0; }
+
+rm -rf "$root"
+pkgs=linux-image-amd64,linux-headers-amd64,python3,python3-bpfcc,iproute2,nftables,procps,kmod,udev,e2fsprogs
+debootstrap --variant=minbase --include="$pkgs" "$suite" "$root" http://deb.debian.org/debian >"$cache/$suite.debootstrap.log" 2>&1 \
+  || { tail -20 "$cache/$suite.debootstrap.log"; exit 1; }
+
+# netdrop's Python dependencies, pure-Python wheels unpacked into the image (the guest has no network).
+pyver=$(chroot "$root" python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+wheels="$cache/wheels-$pyver"
+mkdir -p "$wheels"
+clickspec="click"
+case "$pyver" in 3.9) clickspec="click<8.2" ;; esac   # click 8.2 needs Python 3.10
+python3 -m pip download -q --disable-pip-version-check --only-binary=:all: --python-version "$pyver" \
+  --dest "$wheels" "$clickspec" rich pyroute2 dpkt >/dev/null
+deps="$root/opt/netdrop-deps"
+mkdir -p "$deps"
+for w in "$wheels"/*.whl; do python3 -m zipfile -e "$w" "$deps"; done
+
+# headers: Debian's build/source links already point at the arch and common trees.
+kver=$(ls "$root/lib/modules" | sort -V | tail -1)
+cp "$root/boot/vmlinuz-$kver" "$cache/$suite.vmlinuz"
+cp "$root/boot/initrd.img-$kver" "$cache/$suite.initrd"
+echo "$kver" > "$cache/$suite.kver"
+install -m 0755 "$here/guest-init.sh" "$root/netdrop-init"
+truncate -s 6G "$img"
+mke2fs -q -t ext4 -F -d "$root" "$img"
+rm -rf "$root"
+echo "built: $img (kernel $kver, python $pyver)"

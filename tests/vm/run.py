@@ -1,0 +1,135 @@
+"""The kernel matrix: boot Debian's stock kernels under qemu (TCG) and run netdrop's lab scenario inside each.
+
+Usage (root): python3 tests/vm/run.py [bullseye] [bookworm] [trixie]    (default: all three; `make vm-test`)
+Guests are built once by tests/vm/build.sh and cached in tests/vm/cache/ (git-ignored). The checkout goes in as a
+second, read-only disk; the guests get no network. Prints per kernel: hooks, drop-reason support, the finding's
+count against the N packets sent and the counter, and exits non-zero if any kernel fails.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CACHE = os.path.join(HERE, "cache")
+SUITES = {"bullseye": "Debian 11 (5.10)", "bookworm": "Debian 12 (6.1)", "trixie": "Debian 13 (6.12)"}
+N = 5  # wrong-MAC packets guest-run.sh sends
+BOOT_TIMEOUT = 1500  # seconds: TCG is slow, and bcc compiles inside the guest
+
+
+def build(suite: str) -> None:
+    subprocess.run([os.path.join(HERE, "build.sh"), suite], check=True)
+
+
+def checkout_image(tmp: str) -> str:
+    """The tracked files of this checkout on a small ext4 image (what the guest runs)."""
+    src = os.path.join(tmp, "src")
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    for f in filter(None, files):
+        rel = f.decode()
+        dst = os.path.join(src, rel)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if os.path.isfile(os.path.join(ROOT, rel)):
+            shutil.copy2(os.path.join(ROOT, rel), dst)
+    img = os.path.join(tmp, "src.img")
+    subprocess.run(["truncate", "-s", "64M", img], check=True)
+    subprocess.run(["mke2fs", "-q", "-t", "ext4", "-F", "-d", src, img], check=True)
+    return img
+
+
+def boot(suite: str, src_img: str) -> str:
+    """Boot the guest on a throwaway copy-on-write overlay of its image; return the console output."""
+    base = os.path.join(CACHE, f"{suite}.img")
+    with tempfile.TemporaryDirectory(prefix="netdrop-vm-") as tmp:
+        overlay = os.path.join(tmp, "overlay.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, overlay], check=True)
+        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-m", "3072", "-smp", "2", "-nographic", "-no-reboot",
+               "-kernel", os.path.join(CACHE, f"{suite}.vmlinuz"), "-initrd", os.path.join(CACHE, f"{suite}.initrd"),
+               "-append", "root=/dev/vda rw console=ttyS0 init=/netdrop-init panic=-1 quiet",
+               "-drive", f"file={overlay},if=virtio,format=qcow2",
+               "-drive", f"file={src_img},if=virtio,format=raw,readonly=on",
+               "-nic", "none"]
+        r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=BOOT_TIMEOUT)
+        return r.stdout + r.stderr
+
+
+def sections(console: str) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    name = None
+    for line in console.replace("\r", "").splitlines():
+        m = re.match(r"@@@ (\w+)(.*)", line)
+        if m:
+            name = m.group(1)
+            out[name] = m.group(2).strip()
+            continue
+        if name:
+            out[name] += "\n" + line
+    return out
+
+
+def judge(suite: str, console: str) -> Dict:
+    s = sections(console)
+    res = {"suite": suite, "kernel": s.get("kernel", "?").splitlines()[0] if s.get("kernel") else "?", "ok": False}
+    try:
+        caps = {c["name"]: c for c in json.loads(s["check"][s["check"].index("{"):])["capabilities"]}
+        report = json.loads(s["report"][s["report"].index("{"):])
+    except (KeyError, ValueError) as exc:
+        res["error"] = f"no result ({exc}); console tail:\n" + "\n".join(console.splitlines()[-30:])
+        return res
+    found = [f for f in report["findings"] if f["cause"] == "mac-mismatch"]
+    f = found[0] if found else {}
+    res.update(
+        reasons=caps.get("drop reasons", {}).get("ok"), otherhost_reason=caps.get("OTHERHOST reason", {}).get("ok"),
+        counter=caps.get("rx_otherhost_dropped", {}).get("ok"), kprobes=caps.get("kprobes", {}).get("ok"),
+        hooks=[h["name"] + ("" if h.get("attached") else " (not attached)") for h in report["hooks"]],
+        count=f.get("count"), counter_delta=f.get("counter_delta"), location=f.get("location"),
+        classified=f.get("classified"), reached_ip=f.get("reached_ip"))
+    res["ok"] = bool(found) and f["count"] == N and f["counter_delta"] in (N, None) and \
+        f["seen_dst_mac"] == "02:de:ad:be:ef:01"
+    return res
+
+
+def main(argv: List[str]) -> int:
+    if os.geteuid() != 0:
+        print("error: building guests needs root (debootstrap)\nhint: run it as root", file=sys.stderr)
+        return 3
+    suites = argv or list(SUITES)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="netdrop-vmsrc-") as tmp:
+        src = checkout_image(tmp)
+        for suite in suites:
+            t0 = time.monotonic()
+            build(suite)
+            t1 = time.monotonic()
+            console = boot(suite, src)
+            with open(os.path.join(CACHE, f"{suite}.console.log"), "w") as f:
+                f.write(console)
+            r = judge(suite, console)
+            r.update(build_s=round(t1 - t0), run_s=round(time.monotonic() - t1))
+            results.append(r)
+            print(json.dumps(r), flush=True)
+    print()
+    print("| guest | kernel | drop reasons | OTHERHOST reason | otherhost counter | kprobes | hooks | finding count "
+          f"(sent {N}) | counter delta | location | result |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        yn = {True: "yes", False: "no", None: "?"}
+        print(f"| {SUITES.get(r['suite'], r['suite'])} | {r['kernel']} | {yn[r.get('reasons')]} | "
+              f"{yn[r.get('otherhost_reason')]} | {yn[r.get('counter')]} | {yn[r.get('kprobes')]} | "
+              f"{', '.join(r.get('hooks', []))} | {r.get('count')} | {r.get('counter_delta')} | {r.get('location')} | "
+              f"{'PASS' if r['ok'] else 'FAIL'} |")
+        if r.get("error"):
+            print(r["error"], file=sys.stderr)
+    return 0 if all(r["ok"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
