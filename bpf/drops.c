@@ -14,8 +14,9 @@
  */
 #include "netdrop.h"
 
-BPF_PERCPU_HASH(counts, struct drop_key, struct drop_val, MAX_KEYS);
-BPF_PERCPU_ARRAY(state, struct nd_state, 1);
+/* BPF_TABLE rather than BPF_PERCPU_HASH/ARRAY: Debian 11's bcc 0.18 has no BPF_PERCPU_HASH macro */
+BPF_TABLE("percpu_hash", struct drop_key, struct drop_val, counts, MAX_KEYS);
+BPF_TABLE("percpu_array", int, struct nd_state, state, 1);
 #if EVENT_BUDGET
 BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
 /* The budget's clock: user space bumps tick[0] every BUDGET_TICK_MS while it drains. A bpf_ktime_get_ns() per

@@ -6,7 +6,7 @@ echo "@@@ check"
 nd check --json
 echo "@@@ lab"
 nd lab up >/dev/null
-nd diagnose --json --duration 20 --ready-file /tmp/ready > /tmp/report.json 2>/tmp/diag.err &
+nd --debug diagnose --json --duration 20 --ready-file /tmp/ready > /tmp/report.json 2>/tmp/diag.err &
 pid=$!
 i=0; while [ ! -f /tmp/ready ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
 nd lab traffic --count $N --kind wrong-mac >/dev/null
