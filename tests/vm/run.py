@@ -84,6 +84,7 @@ def judge(suite: str, console: str) -> Dict:
     except (KeyError, ValueError) as exc:
         res["error"] = f"no result ({exc}); console tail:\n" + "\n".join(console.splitlines()[-30:])
         return res
+    res["kernel"] = report.get("kernel", res["kernel"])
     found = [f for f in report["findings"] if f["cause"] == "mac-mismatch"]
     f = found[0] if found else {}
     res.update(
