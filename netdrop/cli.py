@@ -48,11 +48,14 @@ def cli(ctx: click.Context, debug: bool, width: Optional[int]) -> None:
 @click.option("--ready-file", type=click.Path(dir_okay=False, writable=True), help="Written once probes are attached.")
 @click.option("--promisc", is_flag=True,
               help="Hold the interface promiscuous for the run (packet-socket membership; released on any exit).")
+@click.option("--classify", type=click.Choice(["auto", "fentry", "kprobe", "none"]), default="auto", show_default=True,
+              help="Per-packet hooks on eth_type_trans/ip_rcv_core for the window (auto: fentry, else kprobe).")
 @click.option("--follow", "-f", is_flag=True, help="Keep watching; report causes as they appear and when they stop.")
 @click.option("--resolved-after", type=click.FloatRange(0.5, 3600), default=5.0, show_default=True,
               help="--follow: a cause is over after this many seconds without its drops while traffic continues.")
 @pass_app
-def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc, follow, resolved_after) -> None:
+def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc, classify, follow,
+             resolved_after) -> None:
     """Watch for DURATION seconds and explain every drop: what, where, why, and the fix."""
     from .collect import Collector
     from .diagnose.run import DiagnoseConfig
@@ -61,7 +64,7 @@ def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc,
     if duration is None:
         duration = float("inf") if follow else 10.0
     cfg = DiagnoseConfig(iface=iface, ip=ip, netns=netns, duration=duration, ready_file=ready_file, promisc=promisc,
-                         debug=app.debug)
+                         classify=classify, debug=app.debug)
     kernel = app.kernel()
 
     def on_ready(held) -> None:

@@ -175,6 +175,110 @@ class DropSession:
             return []
 
 
+class ClassifySession:
+    """bpf/classify.c on eth_type_trans (return) and ip_rcv_core (entry), where the kernel lets them attach:
+    fentry/fexit first, else kprobes, else nothing. Never raises for a hook that cannot attach: `hooks` says why.
+    These fire per received packet: open them only for a diagnosis window."""
+
+    def __init__(self, kernel_macros: Dict[str, int], ip_rcv_core_sym: Optional[str], btf_has_ip_rcv_core: bool,
+                 prefer: str = "auto", debug: bool = False):
+        self.macros = kernel_macros
+        self.ip_sym = ip_rcv_core_sym
+        self.btf_ip = btf_has_ip_rcv_core
+        self.prefer = prefer  # auto | fentry | kprobe | none
+        self.debug = debug
+        self.bpf = None
+        self.mode = "none"
+        self.hooks: List[Dict[str, object]] = []
+        self.headers: Optional[HeaderTree] = None
+
+    def _compile(self, bcc, mode: str):
+        flags = ["-I" + sources.bpf_dir(), "-Wno-unused-function", "-Wno-macro-redefined"]
+        flags += [f"-D{k}={v}" for k, v in sorted(self.macros.items())]
+        flags += [f"-DHOOK_{mode.upper()}=1", f"-DIP_RCV_CORE={'ip_rcv_core' if mode == 'fentry' else 'x'}"]
+        with _Quiet(not self.debug):
+            return bcc.BPF(src_file=sources.source("classify.c").encode(), cflags=flags)
+
+    def __enter__(self) -> "ClassifySession":
+        bcc = _import_bcc()
+        self.headers = find_headers()
+        env_before = os.environ.get("BCC_KERNEL_SOURCE")
+        if not self.headers.exact:
+            os.environ["BCC_KERNEL_SOURCE"] = self.headers.path
+        why = {"fentry": "", "kprobe": ""}
+        try:
+            order = ["fentry", "kprobe"] if self.prefer == "auto" else [self.prefer]
+            for mode in order:
+                if mode == "none":
+                    break
+                if mode == "kprobe" and not os.path.isdir("/sys/bus/event_source/devices/kprobe"):
+                    why[mode] = "kprobes are not available on this kernel (CONFIG_KPROBES off)"
+                    continue
+                try:
+                    why[mode] = self._attach(bcc, mode)
+                except Exception as exc:  # bcc raises bare Exception on load/attach failures
+                    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    if "super-user" in text:  # bcc's wording for EPERM
+                        text = "the kernel refused the program (EPERM: no BPF trampoline here, or lockdown)"
+                    why[mode] = text
+                    if self.bpf is not None:
+                        self.bpf.cleanup()
+                        self.bpf = None
+                    self.hooks = []
+                    continue
+                if self.hooks:
+                    self.mode = mode
+                    break
+        finally:
+            if env_before is None:
+                os.environ.pop("BCC_KERNEL_SOURCE", None)
+            else:
+                os.environ["BCC_KERNEL_SOURCE"] = env_before
+        if self.mode == "none":
+            reason = "; ".join(f"{m}: {w}" for m, w in why.items() if w) or "disabled"
+            self.hooks = [{"name": n, "type": "-", "attached": False, "why": reason}
+                          for n in ("eth_type_trans (return)", "ip_rcv_core (entry)")]
+        return self
+
+    def _attach(self, bcc, mode: str) -> str:
+        if mode == "fentry":
+            self.bpf = self._compile(bcc, "fentry")  # bcc attaches kfunc__/kretfunc__ programs when it loads them
+            if not self.btf_ip:
+                return "ip_rcv_core has no BTF entry on this kernel"
+            self.hooks = [{"name": "eth_type_trans (return)", "type": "fexit", "attached": True},
+                          {"name": "ip_rcv_core (entry)", "type": "fentry", "attached": True}]
+            return ""
+        self.bpf = self._compile(bcc, "kprobe")
+        self.bpf.attach_kprobe(event=b"eth_type_trans", fn_name=b"eth_entry")
+        self.bpf.attach_kretprobe(event=b"eth_type_trans", fn_name=b"eth_return")
+        self.hooks = [{"name": "eth_type_trans (return)", "type": "kretprobe", "attached": True}]
+        if self.ip_sym:
+            self.bpf.attach_kprobe(event=self.ip_sym.encode(), fn_name=b"iprcv_entry")
+            self.hooks.append({"name": "ip_rcv_core (entry)", "type": "kprobe", "attached": True,
+                               "symbol": self.ip_sym})
+        else:
+            self.hooks.append({"name": "ip_rcv_core (entry)", "type": "kprobe", "attached": False,
+                               "why": "ip_rcv_core is not in kallsyms (inlined into ip_rcv on this build)"})
+        return ""
+
+    def __exit__(self, *exc) -> bool:
+        self.close()
+        return False
+
+    def close(self) -> None:
+        if self.bpf is not None:
+            self.bpf.cleanup()
+            self.bpf = None
+        if self.headers is not None:
+            self.headers.cleanup()
+
+    def read(self) -> List[Tuple[bytes, int]]:
+        """[(raw class_key, count summed over CPUs)]"""
+        if self.bpf is None:
+            return []
+        return [(bytes(k), sum(v)) for k, v in self.bpf["classified"].items()]
+
+
 def kernel_time_offset() -> float:
     """Seconds to add to bpf_ktime_get_ns() (CLOCK_MONOTONIC) to get wall-clock time."""
     return time.time() - time.monotonic()

@@ -58,6 +58,7 @@ class Context:
     duration: float
     host: object = field(default_factory=NullHost)  # net.inspect.LiveHost: sysctls, routes, sockets, rules
     promisc_held: Tuple = ()  # (netns, interface) netdrop itself holds promiscuous (--promisc)
+    classes: Dict = field(default_factory=dict)  # (netns, ifindex, dst MAC) -> classified / reached_ip counts
 
     def iface(self, netns_inode: int, ifindex: int) -> Optional[InterfaceFacts]:
         return self.after.get(netns_inode, ifindex) or self.before.get(netns_inode, ifindex)

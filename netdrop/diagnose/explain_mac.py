@@ -36,6 +36,10 @@ def explain_mac_mismatch(ctx, g) -> Finding:
     sender_note, fix = _sender_and_fix(ctx, ip, g.dst_mac, expected, sender_ip, sender_mac, iface, g.netns)
     if sender_note:
         evidence.append(sender_note)
+    cls = ctx.classes.get((g.netns_inode, g.ifindex, g.dst_mac)) if g.dst_mac else None
+    if cls is not None:
+        evidence.insert(1, f"classified OTHERHOST by eth_type_trans on {ifname}: {cls['classified']}; reached "
+                           f"ip_rcv_core: {cls['reached_ip']}; dropped: {g.count}")
     ev = _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac)
     why = classify(ev)
     evidence.append("why the MAC is wrong: " + why.text(ev))
@@ -47,6 +51,7 @@ def explain_mac_mismatch(ctx, g) -> Finding:
         sender_ip=sender_ip, evidence=tuple(evidence),
         extra={"location": g.location, "address_role": address_kind(local, ip),
                "mac_cause": why.id, "seen_mac_owner": _owner_dict(ev),
+               "classified": cls["classified"] if cls else None, "reached_ip": cls["reached_ip"] if cls else None,
                "sender_neighbour": _neigh_dict(ctx, ip, g.dst_mac, sender_ip, sender_mac)})
 
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..aggregate import Snapshot, since
 from ..bpf.offsets import ProbeConfig
+from ..classify import decode_classes, ip_rcv_core_symbol
 from ..errors import NotFound, UsageError
 from ..model import DropCount, DropEvent, Report
 from ..net.links import HostFacts
@@ -28,6 +30,7 @@ class DiagnoseConfig:
     ready_file: Optional[str] = None
     event_budget: int = 2000
     promisc: bool = False
+    classify: str = "auto"  # hooks on eth_type_trans/ip_rcv_core: auto (fentry, else kprobe), fentry, kprobe, none
     debug: bool = False
 
 
@@ -70,7 +73,8 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
     events: List[DropEvent] = []
     probe = ProbeConfig(event_budget=cfg.event_budget)
     targets = promisc_targets(cfg, facts0) if cfg.promisc else []
-    with collector_factory(kernel, probe, cfg.debug) as col, TemporaryPromisc(targets) as held:
+    with collector_factory(kernel, probe, cfg.debug) as col, TemporaryPromisc(targets) as held, \
+            classify_session(kernel, cfg) as cls:
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
         before = HostFacts.collect(names)  # read after attaching: the trace window covers the counter's
         write_ready(cfg.ready_file)
@@ -87,9 +91,19 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
         after = HostFacts.collect(names)
         events.extend(col.events())
         end = Snapshot.of(time.monotonic(), col.counts(), col.stats())
-        hooks = col.hooks()
-    return analyse(kernel, names, cfg, Window(base, end, events, before, after, time.monotonic() - start),
+        classes = decode_classes(cls.read()) if cls is not None else {}
+        hooks = col.hooks() + (cls.hooks if cls is not None else [])
+    return analyse(kernel, names, cfg, Window(base, end, events, before, after, time.monotonic() - start, classes),
                    hooks, tuple(held.held))
+
+
+def classify_session(kernel, cfg: DiagnoseConfig):
+    """The per-packet classification hooks for the window, or a stand-in when they are off."""
+    if cfg.classify == "none":
+        return nullcontext(None)
+    from ..bpf.session import ClassifySession
+    return ClassifySession(kernel.macros, ip_rcv_core_symbol(kernel.ksyms), kernel.btf.has_func("ip_rcv_core"),
+                           prefer=cfg.classify, debug=cfg.debug)
 
 
 @dataclass
@@ -102,6 +116,7 @@ class Window:
     before: HostFacts
     after: HostFacts
     duration: float
+    classes: Dict = field(default_factory=dict)  # classify.decode_classes(): per (netns, ifindex, dst MAC)
 
 
 def analyse(kernel, names: NetnsNames, cfg: DiagnoseConfig, w: Window, hooks, held=()) -> Report:
@@ -111,7 +126,7 @@ def analyse(kernel, names: NetnsNames, cfg: DiagnoseConfig, w: Window, hooks, he
     enricher = Enricher(kernel, names, w.after)
     counts = [c for c in counts if _in_scope(c, cfg, names, enricher)]
     ctx = Context(counts, w.events, w.before, w.after, enricher, Focus(cfg.ip, cfg.iface, cfg.netns), w.duration,
-                  host=LiveHost(), promisc_held=tuple(held))
+                  host=LiveHost(), promisc_held=tuple(held), classes=w.classes)
     findings, notes = run(ctx, RULES)
     rows = sorted((enricher.row(c) for c in counts), key=lambda r: (-r.count, r.reason))
     return Report(findings, rows, notes, stats.get("lost", 0), stats.get("sampled", 0), hooks, w.duration,

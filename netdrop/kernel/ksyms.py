@@ -55,3 +55,9 @@ class Ksyms:
 
     def has(self, name: str) -> bool:
         return name in self._names
+
+    def find(self, name: str):
+        """`name`, or a compiler clone of it ("name.isra.0", "name.constprop.0"), as kallsyms spells it."""
+        if name in self._names:
+            return name
+        return next((n for n in self._names if n.startswith(name + ".")), None)

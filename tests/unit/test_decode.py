@@ -40,3 +40,12 @@ def test_decode_event_without_mac_header():
     hdr = DROP_EVENT.pack(10, 0, 0, 0, 3, len(ip), proto_le, 0, 0, len(ip), 0, -1, 1)
     e = decode_event(hdr + ip)
     assert e.packet.dst_mac is None and e.packet.dst_ip == "10.200.0.3" and e.packet.sport == 40000
+
+
+def test_decode_classification_counts():
+    from netdrop.bpf.layout import CLASS_KEY
+    from netdrop.classify import decode_classes
+    dst, src = mac_bytes("02:de:ad:be:ef:01"), mac_bytes("02:4e:44:00:00:01")
+    rows = [(CLASS_KEY.pack(7, 2, dst, src, 1), 5), (CLASS_KEY.pack(7, 2, dst, src, 2), 4),
+            (CLASS_KEY.pack(7, 2, dst, mac_bytes("02:00:00:00:00:09"), 1), 1)]
+    assert decode_classes(rows) == {(7, 2, "02:de:ad:be:ef:01"): {"classified": 6, "reached_ip": 4}}

@@ -47,3 +47,9 @@ def test_proc_net_packet():
             "ffff8881012c6800 3      3    0003   4     1 0      0      53214\n"
             "ffff8881012c7000 3      3    0003   0     1 0      0      53999\n")
     assert parse_proc_net_packet(text) == [(4, 53214), (0, 53999)]
+
+
+def test_compiler_clones_are_found():
+    ks = Ksyms.parse("ffffffff81000000 t ip_rcv_core.isra.0\nffffffff81000100 T ip_rcv\n")
+    assert ks.find("ip_rcv_core") == "ip_rcv_core.isra.0" and ks.find("ip_rcv") == "ip_rcv"
+    assert ks.find("eth_type_trans") is None

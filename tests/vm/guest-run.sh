@@ -1,18 +1,25 @@
 #!/bin/sh
-# Inside a guest: check, the lab scenario with N wrong-MAC packets, and the integration tests if pytest is there.
+# Inside a guest: `netdrop check`, then the lab scenario with N wrong-MAC packets, once with the classification
+# hooks chosen automatically (fentry where allowed) and once with kprobes forced, then the cost of the hooks.
 N=5
 nd() { python3 -m netdrop "$@"; }
 echo "@@@ check"
 nd check --json
-echo "@@@ lab"
-nd lab up >/dev/null
-nd --debug diagnose --json --duration 20 --ready-file /tmp/ready > /tmp/report.json 2>/tmp/diag.err &
-pid=$!
-i=0; while [ ! -f /tmp/ready ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
-nd lab traffic --count $N --kind wrong-mac >/dev/null
-wait $pid
-echo "@@@ report"
-cat /tmp/report.json
-echo "@@@ stderr"
-cat /tmp/diag.err
-nd lab down >/dev/null
+lab_run() {  # $1: section name, $2: --classify mode
+  nd lab up >/dev/null
+  rm -f /tmp/ready
+  nd --debug diagnose --json --duration 30 --classify "$2" --ready-file /tmp/ready > /tmp/report.json 2>/tmp/diag.err &
+  pid=$!
+  i=0; while [ ! -f /tmp/ready ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done
+  nd lab traffic --count $N --kind wrong-mac >/dev/null
+  wait $pid
+  echo "@@@ $1"
+  cat /tmp/report.json
+  echo "@@@ stderr_$1"
+  grep -v "^$" /tmp/diag.err | tail -5
+  nd lab down >/dev/null
+}
+lab_run report auto
+lab_run report_kprobe kprobe
+echo "@@@ cost"
+python3 tests/vm/hookcost.py

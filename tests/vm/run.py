@@ -90,12 +90,34 @@ def judge(suite: str, console: str) -> Dict:
     res.update(
         reasons=caps.get("drop reasons", {}).get("ok"), otherhost_reason=caps.get("OTHERHOST reason", {}).get("ok"),
         counter=caps.get("rx_otherhost_dropped", {}).get("ok"), kprobes=caps.get("kprobes", {}).get("ok"),
-        hooks=[h["name"] + ("" if h.get("attached") else " (not attached)") for h in report["hooks"]],
+        hooks=[f"{h['name']} {h.get('type')}" if h.get("attached") else f"{h['name']} not attached: {h.get('why')}"
+               for h in report["hooks"]],
         count=f.get("count"), counter_delta=f.get("counter_delta"), location=f.get("location"),
         classified=f.get("classified"), reached_ip=f.get("reached_ip"))
     res["ok"] = bool(found) and f["count"] == N and f["counter_delta"] in (N, None) and \
-        f["seen_dst_mac"] == "02:de:ad:be:ef:01"
+        f["seen_dst_mac"] == "02:de:ad:be:ef:01" and f.get("classified") == N and f.get("reached_ip") == N
+    try:
+        kp = json.loads(s["report_kprobe"][s["report_kprobe"].index("{"):])
+        fk = next(x for x in kp["findings"] if x["cause"] == "mac-mismatch")
+        res["kprobe"] = {"hooks": [f"{h['name']} {h.get('type')}" for h in kp["hooks"] if h.get("attached")],
+                         "count": fk["count"], "classified": fk.get("classified"), "reached_ip": fk.get("reached_ip")}
+        res["ok"] = res["ok"] and fk["count"] == fk.get("classified") == fk.get("reached_ip") == N
+    except (KeyError, ValueError, StopIteration) as exc:
+        res["kprobe"] = {"error": str(exc)}
+        res["ok"] = False
+    try:
+        res["cost"] = json.loads(s["cost"].strip().splitlines()[-1])
+    except (KeyError, ValueError, IndexError):
+        res["cost"] = None
     return res
+
+
+def _kprobe_cell(k) -> str:
+    if not k:
+        return "-"
+    if "error" in k:
+        return "error: " + k["error"]
+    return f"{', '.join(k['hooks'][1:])}: {k['classified']} / {k['reached_ip']} of {k['count']}"
 
 
 def main(argv: List[str]) -> int:
@@ -118,14 +140,15 @@ def main(argv: List[str]) -> int:
             results.append(r)
             print(json.dumps(r), flush=True)
     print()
-    print("| guest | kernel | drop reasons | OTHERHOST reason | otherhost counter | kprobes | hooks | finding count "
-          f"(sent {N}) | counter delta | location | result |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| guest | kernel | drop reasons | OTHERHOST reason | otherhost counter | kprobes | hooks (auto) | finding "
+          f"count (sent {N}) | counter delta | classified / reached IP | kprobe run | location | result |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         yn = {True: "yes", False: "no", None: "?"}
         print(f"| {SUITES.get(r['suite'], r['suite'])} | {r['kernel']} | {yn[r.get('reasons')]} | "
               f"{yn[r.get('otherhost_reason')]} | {yn[r.get('counter')]} | {yn[r.get('kprobes')]} | "
-              f"{', '.join(r.get('hooks', []))} | {r.get('count')} | {r.get('counter_delta')} | {r.get('location')} | "
+              f"{', '.join(r.get('hooks', []))} | {r.get('count')} | {r.get('counter_delta')} | "
+              f"{r.get('classified')} / {r.get('reached_ip')} | {_kprobe_cell(r.get('kprobe'))} | {r.get('location')} | "
               f"{'PASS' if r['ok'] else 'FAIL'} |")
         if r.get("error"):
             print(r["error"], file=sys.stderr)
