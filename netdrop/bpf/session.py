@@ -121,7 +121,7 @@ class DropSession:
 
     def close(self) -> None:
         if self.bpf is not None:
-            self.bpf.cleanup()
+            _cleanup(self.bpf)
             self.bpf = None
         if self.headers is not None:
             self.headers.cleanup()
@@ -267,7 +267,7 @@ class ClassifySession:
 
     def close(self) -> None:
         if self.bpf is not None:
-            self.bpf.cleanup()
+            _cleanup(self.bpf)
             self.bpf = None
         if self.headers is not None:
             self.headers.cleanup()
@@ -277,6 +277,18 @@ class ClassifySession:
         if self.bpf is None:
             return []
         return [(bytes(k), sum(v)) for k, v in self.bpf["classified"].items()]
+
+
+def _cleanup(bpf) -> None:
+    """Workaround (bcc 0.18, Debian 11): detaching a kprobe writes to /sys/kernel/debug/tracing/kprobe_events and
+    raises when debugfs is not mounted, although the probe, created through the perf PMU, goes away with its file
+    descriptor anyway. Detach what can be detached; never let bcc's cleanup turn a finished run into a traceback."""
+    try:
+        bpf.cleanup()
+    except Exception:  # noqa: BLE001 -- the fds close with the BPF object / the process
+        pass
+    import atexit
+    atexit.unregister(bpf.cleanup)
 
 
 def kernel_time_offset() -> float:

@@ -33,7 +33,7 @@ kver=$(ls "$root/lib/modules" | sort -V | tail -1)
 cp "$root/boot/vmlinuz-$kver" "$cache/$suite.vmlinuz"
 cp "$root/boot/initrd.img-$kver" "$cache/$suite.initrd"
 echo "$kver" > "$cache/$suite.kver"
-install -m 0755 "$here/guest-init.sh" "$root/netdrop-init"
+install -m 0755 "$here/guest-stub.sh" "$root/netdrop-init"
 truncate -s 6G "$img"
 mke2fs -q -t ext4 -F -d "$root" "$img"
 rm -rf "$root"

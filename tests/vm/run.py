@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 CACHE = os.path.join(HERE, "cache")
 SUITES = {"bullseye": "Debian 11 (5.10)", "bookworm": "Debian 12 (6.1)", "trixie": "Debian 13 (6.12)"}
 N = 5  # wrong-MAC packets guest-run.sh sends
-BOOT_TIMEOUT = 1500  # seconds: TCG is slow, and bcc compiles inside the guest
+BOOT_TIMEOUT = 600  # seconds: a guest run takes ~1-3 min under TCG (bcc compiles inside); this catches a hang
 
 
 def build(suite: str) -> None:
@@ -57,7 +57,10 @@ def boot(suite: str, src_img: str) -> str:
                "-drive", f"file={overlay},if=virtio,format=qcow2",
                "-drive", f"file={src_img},if=virtio,format=raw,readonly=on",
                "-nic", "none"]
-        r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=BOOT_TIMEOUT)
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=BOOT_TIMEOUT)
+        except subprocess.TimeoutExpired as exc:
+            return (exc.stdout or b"").decode(errors="replace") + f"\n@@@ timeout after {BOOT_TIMEOUT} s\n"
         return r.stdout + r.stderr
 
 
@@ -130,7 +133,16 @@ def main(argv: List[str]) -> int:
         src = checkout_image(tmp)
         for suite in suites:
             t0 = time.monotonic()
-            build(suite)
+            try:
+                build(suite)
+            except subprocess.CalledProcessError:
+                # The archive could not be reached or a package is missing: a fact about the network, not about
+                # netdrop. Reported as SKIP; NETDROP_VM_STRICT=1 makes it a failure.
+                r = {"suite": suite, "kernel": "?", "ok": None, "error": "the guest could not be built (see "
+                     f"tests/vm/cache/{suite}.debootstrap.log)"}
+                results.append(r)
+                print(json.dumps(r), flush=True)
+                continue
             t1 = time.monotonic()
             console = boot(suite, src)
             with open(os.path.join(CACHE, f"{suite}.console.log"), "w") as f:
@@ -149,10 +161,11 @@ def main(argv: List[str]) -> int:
               f"{yn[r.get('otherhost_reason')]} | {yn[r.get('counter')]} | {yn[r.get('kprobes')]} | "
               f"{', '.join(r.get('hooks', []))} | {r.get('count')} | {r.get('counter_delta')} | "
               f"{r.get('classified')} / {r.get('reached_ip')} | {_kprobe_cell(r.get('kprobe'))} | {r.get('location')} | "
-              f"{'PASS' if r['ok'] else 'FAIL'} |")
+              f"{ {True: 'PASS', False: 'FAIL', None: 'SKIP'}[r['ok']] } |")
         if r.get("error"):
             print(r["error"], file=sys.stderr)
-    return 0 if all(r["ok"] for r in results) else 1
+    strict = os.environ.get("NETDROP_VM_STRICT") == "1"
+    return 0 if all(r["ok"] or (r["ok"] is None and not strict) for r in results) else 1
 
 
 if __name__ == "__main__":
