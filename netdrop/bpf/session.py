@@ -7,7 +7,8 @@ from __future__ import annotations
 import ctypes
 import os
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..errors import KernelError, PermissionDenied
 from ..kernel.headers import HeaderTree, find_headers
@@ -59,6 +60,21 @@ class _Quiet:
         return False
 
 
+@contextmanager
+def kernel_source(tree: HeaderTree) -> Iterator[None]:
+    """Point bcc at `tree` (BCC_KERNEL_SOURCE) while it compiles, unless it is the running kernel's own."""
+    before = os.environ.get("BCC_KERNEL_SOURCE")
+    if not tree.exact:
+        os.environ["BCC_KERNEL_SOURCE"] = tree.path
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("BCC_KERNEL_SOURCE", None)
+        else:
+            os.environ["BCC_KERNEL_SOURCE"] = before
+
+
 class DropSession:
     """One loaded drops.c. Use as a context manager; the probes are detached and maps freed on exit."""
 
@@ -85,11 +101,8 @@ class DropSession:
         bcc = _import_bcc()
         t0 = time.monotonic()
         self.headers = find_headers()
-        env_before = os.environ.get("BCC_KERNEL_SOURCE")
-        if not self.headers.exact:
-            os.environ["BCC_KERNEL_SOURCE"] = self.headers.path
         try:
-            with _Quiet(not self.debug) as quiet:
+            with kernel_source(self.headers), _Quiet(not self.debug) as quiet:
                 try:
                     self.bpf = bcc.BPF(src_file=sources.source("drops.c").encode(), cflags=self.cflags())
                 except Exception as exc:  # bcc raises bare Exception for compile and load failures
@@ -100,11 +113,6 @@ class DropSession:
         except BaseException:
             self.headers.cleanup()
             raise
-        finally:
-            if env_before is None:
-                os.environ.pop("BCC_KERNEL_SOURCE", None)
-            else:
-                os.environ["BCC_KERNEL_SOURCE"] = env_before
         if self.config.event_budget:
             self.bpf["events"].open_ring_buffer(self._on_event)
         self.attach_seconds = time.monotonic() - t0
@@ -202,11 +210,8 @@ class ClassifySession:
     def __enter__(self) -> "ClassifySession":
         bcc = _import_bcc()
         self.headers = find_headers()
-        env_before = os.environ.get("BCC_KERNEL_SOURCE")
-        if not self.headers.exact:
-            os.environ["BCC_KERNEL_SOURCE"] = self.headers.path
         why = {"fentry": "", "kprobe": ""}
-        try:
+        with kernel_source(self.headers):
             order = ["fentry", "kprobe"] if self.prefer == "auto" else [self.prefer]
             for mode in order:
                 if mode == "none":
@@ -222,18 +227,13 @@ class ClassifySession:
                         text = "the kernel refused the program (EPERM: no BPF trampoline here, or lockdown)"
                     why[mode] = text
                     if self.bpf is not None:
-                        self.bpf.cleanup()
+                        _cleanup(self.bpf)
                         self.bpf = None
                     self.hooks = []
                     continue
                 if self.hooks:
                     self.mode = mode
                     break
-        finally:
-            if env_before is None:
-                os.environ.pop("BCC_KERNEL_SOURCE", None)
-            else:
-                os.environ["BCC_KERNEL_SOURCE"] = env_before
         if self.mode == "none":
             reason = "; ".join(f"{m}: {w}" for m, w in why.items() if w) or "disabled"
             self.hooks = [{"name": n, "type": "-", "attached": False, "why": reason}
