@@ -67,6 +67,11 @@ def render_report(r: Report) -> RGroup:
     head = Text.assemble(("netdrop diagnose", "bold"), f"  kernel {r.kernel}, watched {r.duration:.1f} s, hooks: ")
     head.append_text(plain(", ".join(h["name"] for h in r.hooks if h.get("attached")) or "none"))
     parts.append(head)
+    missing = [h for h in r.hooks if not h.get("attached")]
+    if missing:
+        why = missing[0].get("why", "")
+        parts.append(plain("not attached: " + ", ".join(h["name"] for h in missing) + (f" ({why})" if why else ""),
+                           "dim"))
     if r.findings:
         verdict = Text(f"Verdict: {len(r.findings)} cause{'s' if len(r.findings) != 1 else ''} found", "bold red")
     else:
