@@ -1,5 +1,7 @@
 # netdrop: the README's two commands are `make demo` and `make test`. Run them as root.
 PY := .venv/bin/python
+# pytest's temporary files go under build/ (git-ignored), not /tmp, so a run leaves nothing on the host.
+PYTEST := mkdir -p build && $(PY) -m pytest -q -p no:cacheprovider --basetemp=build/pytest
 export NO_COLOR ?=
 
 .PHONY: demo test unit integration deps vm-test bench clean
@@ -11,13 +13,13 @@ demo: deps
 	@scripts/demo.sh
 
 test: deps
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration
+	$(PYTEST) tests/unit tests/integration
 
 unit: deps
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+	$(PYTEST) tests/unit
 
 integration: deps
-	$(PY) -m pytest -q -p no:cacheprovider tests/integration
+	$(PYTEST) tests/integration
 
 bench: deps
 	@scripts/install-deps.sh --bench

@@ -47,7 +47,8 @@ def _kfree_progs():
 
 
 def _pane(session):
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+    tm, name = session
+    return subprocess.run([*tm, "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
 
 
 def _wait_pane(session, predicate, timeout=20.0):
@@ -62,16 +63,19 @@ def _wait_pane(session, predicate, timeout=20.0):
 
 @pytest.mark.skipif(not (shutil.which("tmux") and shutil.which("bpftool")), reason="needs tmux and bpftool")
 def test_full_screen_view_in_tmux(lab, tmp_path):
-    session = f"ndtop{os.getpid()}"
+    # a private tmux server on a socket in tmp_path: nothing of it is left in /tmp/tmux-0 afterwards
+    tm = ["tmux", "-S", str(tmp_path / "tmux.sock")]
+    name = f"ndtop{os.getpid()}"
+    session = (tm, name)
     ready = tmp_path / "ready"
     pidfile = tmp_path / "pid"
     before = _kfree_progs()
     cmd = " ".join(NETDROP) + f" top --interval 0.3 --ready-file {ready}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40",
+    subprocess.run([*tm, "new-session", "-d", "-s", name, "-x", "160", "-y", "40",
                     "env", "NO_COLOR=1", "bash", "--norc", "--noprofile"], check=True)
     try:
-        subprocess.run(["tmux", "send-keys", "-t", session, "echo shell-before-top", "Enter"], check=True)
-        subprocess.run(["tmux", "send-keys", "-t", session, f"sh -c 'echo $$ > {pidfile}; exec {cmd}'; echo rc=$?", "Enter"],
+        subprocess.run([*tm, "send-keys", "-t", name, "echo shell-before-top", "Enter"], check=True)
+        subprocess.run([*tm, "send-keys", "-t", name, f"sh -c 'echo $$ > {pidfile}; exec {cmd}'; echo rc=$?", "Enter"],
                        check=True)
         deadline = time.monotonic() + 60
         while not ready.exists():
@@ -88,13 +92,13 @@ def test_full_screen_view_in_tmux(lab, tmp_path):
         def order(text):
             return [r for line in text.splitlines() for r in ("OTHERHOST", "NO_SOCKET") if f" {r} " in line]
 
-        subprocess.run(["tmux", "send-keys", "-t", session, "s"], check=True)
+        subprocess.run([*tm, "send-keys", "-t", name, "s"], check=True)
         screen = _wait_pane(session, lambda t: "sort: count" in t)
         assert order(screen) == ["OTHERHOST", "NO_SOCKET"]  # 30 before 5
-        subprocess.run(["tmux", "send-keys", "-t", session, "s"], check=True)
+        subprocess.run([*tm, "send-keys", "-t", name, "s"], check=True)
         screen = _wait_pane(session, lambda t: "sort: reason" in t)
         assert order(screen) == ["NO_SOCKET", "OTHERHOST"]  # alphabetical
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        subprocess.run([*tm, "send-keys", "-t", name, "q"], check=True)
         # the alternate screen is gone: the shell's lines are back and top's header is not
         screen = _wait_pane(session, lambda t: "shell-before-top" in t and "sort:" not in t and "rc=0" in t)
         deadline = time.monotonic() + 10
@@ -105,7 +109,7 @@ def test_full_screen_view_in_tmux(lab, tmp_path):
         while ours & _kfree_progs() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not (ours & _kfree_progs()), "top left its probe behind"
-        stty = subprocess.run(["tmux", "send-keys", "-t", session, "stty -a | grep -o ' -\\?icanon' > "
+        stty = subprocess.run([*tm, "send-keys", "-t", name, "stty -a | grep -o ' -\\?icanon' > "
                                f"{tmp_path}/stty", "Enter"], check=True)
         assert stty.returncode == 0
         deadline = time.monotonic() + 10
@@ -114,4 +118,4 @@ def test_full_screen_view_in_tmux(lab, tmp_path):
             time.sleep(0.05)
         assert (tmp_path / "stty").read_text().strip() == "icanon"  # the terminal's line mode is back
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run([*tm, "kill-server"], capture_output=True)
