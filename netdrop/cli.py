@@ -97,8 +97,10 @@ def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc,
 @click.option("--count", type=click.IntRange(0), default=0, help="Print N snapshots and exit (0: until Ctrl-C).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per interval (schema: docs/top.md).")
 @click.option("--ready-file", type=click.Path(dir_okay=False), help="Written once probes are attached.")
+@click.option("--promisc", is_flag=True,
+              help="Hold --iface promiscuous while top runs (packet-socket membership; released on any exit).")
 @pass_app
-def top(app: App, interval, iface, netns, reason, sort, once, count, as_json, ready_file) -> None:
+def top(app: App, interval, iface, netns, reason, sort, once, count, as_json, ready_file, promisc) -> None:
     """A live, top-style view of every drop on the host: counts, rates, reasons, locations."""
     import time as _time
 
@@ -106,10 +108,12 @@ def top(app: App, interval, iface, netns, reason, sort, once, count, as_json, re
     from .render.live import render_view, view_json
     from .top import Top, TopConfig, run_live, run_plain
     cfg = TopConfig(interval=interval, iface=iface, netns=netns, reason=reason, sort=sort,
-                    count=1 if once else count, ready_file=ready_file, debug=app.debug)
+                    count=1 if once else count, ready_file=ready_file, debug=app.debug, promisc=promisc)
     kernel = app.kernel()
     interactive = not as_json and not once and not count and sys.stdout.isatty() and sys.stdin.isatty()
     with Top(cfg, kernel, Collector) as t:
+        for held in t.promisc_held:
+            app.err.print(plain(f"promiscuous mode ON for {held} while netdrop runs; released on exit", "bold yellow"))
         if interactive:
             run_live(t, app.out, interval)
             return

@@ -18,9 +18,11 @@ from typing import Callable, Dict, Iterator, List, Optional
 from .aggregate import Snapshot
 from .bpf.offsets import ProbeConfig
 from .enrich import Enricher
+from .errors import UsageError
 from .model import DropKey, DropRow
 from .net.links import HostFacts
 from .net.netns import NetnsNames
+from .net.promisc import TemporaryPromisc
 from .render.live import SORTS, TopView
 from .watch import WatchConfig, build_filters
 
@@ -37,6 +39,7 @@ class TopConfig:
     count: int = 0  # snapshots to print (0: forever)
     ready_file: Optional[str] = None
     debug: bool = False
+    promisc: bool = False  # hold --iface promiscuous while top runs
 
 
 class Tracker:
@@ -95,6 +98,10 @@ class Top:
         facts = HostFacts.collect(self.names)
         filters, _ = build_filters(WatchConfig(iface=cfg.iface, netns=cfg.netns, reason=cfg.reason), kernel,
                                    self.names, facts)
+        if cfg.promisc and not cfg.iface:
+            raise UsageError("--promisc needs --iface", "say which interface may be made promiscuous")
+        targets = [(i.netns, i.name) for i in facts.find_name(cfg.iface, cfg.netns)] if cfg.promisc else []
+        self.promisc = TemporaryPromisc(targets)
         self.collector = collector_factory(kernel, ProbeConfig(event_budget=0, filters=filters), cfg.debug)
         self.tracker = Tracker(kernel, self.names, facts)
         self.caps = capabilities_line(kernel, facts)
@@ -107,6 +114,11 @@ class Top:
 
     def __enter__(self) -> "Top":
         self.collector.__enter__()
+        try:
+            self.promisc.__enter__()
+        except BaseException:
+            self.collector.__exit__(None, None, None)
+            raise
         self.started = time.monotonic()
         self.tracker.prev = Snapshot.of(self.started, self.collector.counts(), {})
         if self.cfg.ready_file:
@@ -115,8 +127,13 @@ class Top:
         return self
 
     def __exit__(self, *exc) -> bool:
+        self.promisc.__exit__(*exc)
         self.collector.__exit__(*exc)
         return False
+
+    @property
+    def promisc_held(self) -> List[str]:
+        return [f"{ifname} (netns {ns})" if ns else ifname for ns, ifname in self.promisc.held]
 
     def view(self, prompt: Optional[str] = None) -> TopView:
         if self.paused and self.last is not None:
@@ -135,7 +152,7 @@ class Top:
                             kernel=self.kernel.release, hooks="skb:kfree_skb (raw tracepoint, in-kernel counts)",
                             capabilities=self.caps, map_full=stats.get("map_full", 0), sort=self.sort,
                             filter_text=self.filter_text, paused=self.paused, prompt=prompt,
-                            interactive=self.interactive)
+                            interactive=self.interactive, promisc=self.promisc_held)
         return self.last
 
     def redraw(self, prompt: Optional[str] = None) -> TopView:

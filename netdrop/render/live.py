@@ -33,6 +33,7 @@ class TopView:
     paused: bool = False
     prompt: Optional[str] = None  # the filter being typed after "/"
     interactive: bool = False  # show the key help
+    promisc: List[str] = field(default_factory=list)  # interfaces top holds promiscuous (--promisc)
     extra: Dict = field(default_factory=dict)
 
 
@@ -62,6 +63,9 @@ def header(view: TopView) -> Text:
     t.append("netdrop top", "bold")
     t.append(f"  kernel {view.kernel}  up {view.elapsed:.0f}s  ")
     t.append_text(plain(f"hooks: {view.hooks}"))
+    if view.promisc:
+        t.append("\n")
+        t.append_text(plain(f"PROMISCUOUS while top runs: {', '.join(view.promisc)} (released on exit)", "bold yellow"))
     t.append("\n")
     t.append(f"drops {view.total:,}  ", "bold")
     t.append(f"rate {_rate(view.rate)}/s  ", "bold red" if view.rate else "bold")
@@ -95,4 +99,4 @@ def view_json(view: TopView, interval: float, at: float) -> str:
     rows = visible(view)
     return json.dumps({"time": round(at, 3), "interval": interval, "elapsed": round(view.elapsed, 3),
                        "total": view.total, "rate": round(view.rate, 1), "map_full": view.map_full,
-                       "hooks": view.hooks, "drops": [r.to_dict() for r in rows]})
+                       "hooks": view.hooks, "promisc": view.promisc, "drops": [r.to_dict() for r in rows]})

@@ -55,3 +55,11 @@ def test_json_uses_the_same_columns():
     assert set(first) >= {"reason", "location", "interface", "netns", "count", "rate"}
     other = next(x for x in d["drops"] if x["reason"] == "OTHERHOST")
     assert other["seen_dst_mac"] == "02:de:ad:be:ef:01" and other["expected_mac"] == "02:25:ad:fa:a8:be"
+
+
+def test_promisc_is_said_on_screen_and_in_json():
+    assert "PROMISCUOUS" not in text(view())
+    out = text(view(promisc=["[red]br0 (netns ndlab-rx)"]))
+    assert "PROMISCUOUS while top runs: [red]br0 (netns ndlab-rx) (released on exit)" in out
+    assert json.loads(view_json(view(promisc=["br0"]), 1.0, 0.0))["promisc"] == ["br0"]
+    assert json.loads(view_json(view(), 1.0, 0.0))["promisc"] == []
