@@ -10,6 +10,8 @@ import pytest
 from netdrop import lab as L
 from netdrop.net.links import HostFacts
 
+from ..conftest import counter, kfree_progs, netdrop
+
 
 def br0():
     return HostFacts.collect(only=[L.RX_NS]).find_name(L.BRIDGE, L.RX_NS)[0]
@@ -49,17 +51,12 @@ def test_bridge_with_promisc_finds_the_wrong_mac_and_names_tcpdump(bridge_lab, b
         tcpdump.wait()
     r = json.loads(out)
     f = [f for f in r["findings"] if f["cause"] == "mac-mismatch"]
-    assert len(f) == 1 and f[0]["count"] == 5 and f[0]["counter_delta"] == 5
+    assert len(f) == 1 and f[0]["count"] == 5 and f[0]["counter_delta"] == counter(5)
     assert f[0]["interface"] == L.BRIDGE and f[0]["seen_dst_mac"] == L.WRONG_MAC and f[0]["expected_mac"] == L.RX_MAC
     notes = {n["topic"]: n["text"] for n in r["notes"]}
     assert "promisc" in notes
     assert "tcpdump (pid" in notes["observer-effect"] and "netdrop --promisc" in notes["observer-effect"]
     assert br0().promiscuity == 0
-
-
-def _kfree_progs():
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
-    return {p["id"] for p in json.loads(out) if p.get("name") == "kfree_skb"}
 
 
 @pytest.mark.parametrize("already", [False, True], ids=["not-promisc-before", "promisc-before"])
@@ -68,18 +65,57 @@ def test_promisc_released_on_any_exit(bridge_lab, background, sig, already):
     if already:
         subprocess.run(["ip", "-n", L.RX_NS, "link", "set", L.BRIDGE, "promisc", "on"], check=True)
     before = br0()
-    progs_before = _kfree_progs()
+    progs_before = kfree_progs()
     bg = background("diagnose", "--duration", "60", "--iface", L.BRIDGE, "--netns", L.RX_NS, "--promisc")
     bg.wait_ready()
     assert br0().promiscuity == before.promiscuity + 1
-    ours = _kfree_progs() - progs_before
+    ours = kfree_progs() - progs_before
     assert ours
     bg.proc.send_signal(sig)
     bg.finish(timeout=30)
     deadline = time.monotonic() + 10
-    while (ours & _kfree_progs() or br0().promiscuity != before.promiscuity) and time.monotonic() < deadline:
+    while (ours & kfree_progs() or br0().promiscuity != before.promiscuity) and time.monotonic() < deadline:
         time.sleep(0.05)  # a killed process's sockets and programs are released asynchronously
     after = br0()
     assert after.promiscuity == before.promiscuity
     assert after.promisc_flag == before.promisc_flag == already
-    assert not (ours & _kfree_progs())
+    assert not (ours & kfree_progs())
+
+
+def test_top_promisc_reveals_and_gives_back(bridge_lab, background):
+    before = br0()
+    bg = background("top", "--json", "--count", "3", "--interval", "1", "--iface", L.BRIDGE, "--netns", L.RX_NS,
+                    "--promisc")
+    bg.wait_ready()
+    assert br0().promiscuity == before.promiscuity + 1
+    bridge_lab.send(5, "wrong-mac")
+    rc, out, err = bg.finish()
+    assert rc == 0, err
+    assert "promiscuous mode ON for br0" in err
+    last = json.loads(out.splitlines()[-1])
+    assert last["promisc"] == [f"{L.BRIDGE} (netns {L.RX_NS})"]
+    rows = [d for d in last["drops"] if d["interface"] == L.BRIDGE and d["seen_dst_mac"] == L.WRONG_MAC]
+    assert len(rows) == 1 and rows[0]["count"] == 5
+    assert br0().promiscuity == before.promiscuity
+
+
+def test_top_promisc_released_on_sigkill(bridge_lab, background):
+    before = br0()
+    progs_before = kfree_progs()
+    bg = background("top", "--json", "--iface", L.BRIDGE, "--netns", L.RX_NS, "--promisc")
+    bg.wait_ready()
+    assert br0().promiscuity == before.promiscuity + 1
+    ours = kfree_progs() - progs_before
+    bg.proc.kill()
+    bg.finish(timeout=30)
+    deadline = time.monotonic() + 10
+    while (ours & kfree_progs() or br0().promiscuity != before.promiscuity) and time.monotonic() < deadline:
+        time.sleep(0.05)  # released asynchronously by the kernel once the process is gone
+    assert br0().promiscuity == before.promiscuity and not br0().promisc_flag
+    assert ours and not (ours & kfree_progs())
+
+
+def test_top_promisc_needs_an_interface():
+    r = netdrop("top", "--once", "--promisc")
+    assert r.returncode == 2 and r.stderr.startswith("error: --promisc needs --iface")
+    assert "hint:" in r.stderr
