@@ -14,6 +14,41 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
+def _kernel_has_reasons() -> bool:
+    if not is_root():
+        return False
+    from netdrop.kernel.features import KernelInfo
+    return KernelInfo.load().has_reasons
+
+
+def _kernel_has_otherhost_counter() -> bool:
+    from netdrop.kernel.features import _otherhost_counter
+    return _otherhost_counter().ok
+
+
+# Kernel-dependent expectations, so that the same tests run in the kernel-matrix guests (tests/vm/): 5.10 has no drop
+# reasons and no rx_otherhost_dropped; a TCG guest cannot push the ~100k drops/s the flood tests need.
+HAS_REASONS = _kernel_has_reasons()
+HAS_COUNTER = is_root() and _kernel_has_otherhost_counter()
+needs_reasons = pytest.mark.skipif(not HAS_REASONS, reason="this kernel's kfree_skb has no drop reason (< 5.17)")
+needs_fast_flood = pytest.mark.skipif(os.environ.get("NETDROP_VM_GUEST") == "1",
+                                      reason="an emulated (TCG) guest cannot flood at 100k drops/s")
+
+
+def kfree_progs():
+    """Ids of the kfree_skb BPF programs loaded now (netdrop's are named after the tracepoint)."""
+    import json
+    if not shutil.which("bpftool"):
+        pytest.skip("needs bpftool")
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
+    return {p["id"] for p in json.loads(out) if p.get("name") == "kfree_skb"}
+
+
+def counter(n):
+    """What a finding's counter_delta must be after n OTHERHOST drops: n, or None where the kernel has no counter."""
+    return n if HAS_COUNTER else None
+
+
 def pytest_collection_modifyitems(config, items):
     if is_root():
         return

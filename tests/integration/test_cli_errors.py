@@ -10,7 +10,7 @@ import pytest
 
 from netdrop import lab as L
 
-from ..conftest import netdrop
+from ..conftest import kfree_progs, netdrop
 
 
 def assert_error(r, code, words):
@@ -65,21 +65,24 @@ def test_check_reports_this_kernel():
         assert c["ok"] or c["hint"], c  # everything missing says how to fix it
 
 
-def _kfree_progs():
-    if not shutil.which("bpftool"):
-        pytest.skip("needs bpftool")
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
-    return {p["id"] for p in json.loads(out) if p.get("name") == "kfree_skb"}
+def test_check_fentry_row_agrees_with_what_diagnose_attaches(lab):
+    caps = {c["name"]: c for c in json.loads(netdrop("check", "--json").stdout)["capabilities"]}
+    r = netdrop("diagnose", "--json", "--duration", "0.2", "--classify", "fentry")
+    assert r.returncode == 0, r.stderr
+    hooks = {h["name"]: h for h in json.loads(r.stdout)["hooks"]}
+    fexit = hooks["eth_type_trans (return)"]
+    assert fexit["attached"] == caps["fentry/fexit"]["ok"], (fexit, caps["fentry/fexit"])
+    assert (fexit.get("type") == "fexit") == caps["fentry/fexit"]["ok"]
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 0), (signal.SIGTERM, 0), (signal.SIGKILL, -9)])
 def test_interrupted_run_detaches(background, sig, code):
     """Ctrl-C or SIGTERM end the watching window early and the verdict is printed; SIGKILL just dies. Either way
     the probe is gone and nothing is left behind."""
-    before = _kfree_progs()
+    before = kfree_progs()
     bg = background("diagnose", "--duration", "60")
     bg.wait_ready()
-    ours = _kfree_progs() - before
+    ours = kfree_progs() - before
     assert ours, "diagnose loaded no kfree_skb program"
     bg.proc.send_signal(sig)
     rc, out, err = bg.finish(timeout=30)
@@ -87,9 +90,9 @@ def test_interrupted_run_detaches(background, sig, code):
     if sig != signal.SIGKILL:
         assert "Verdict: no cause found" in out and "Traceback" not in err
     deadline = time.monotonic() + 10
-    while ours & _kfree_progs() and time.monotonic() < deadline:
+    while ours & kfree_progs() and time.monotonic() < deadline:
         time.sleep(0.05)  # the kernel frees a killed process's programs asynchronously
-    assert not (ours & _kfree_progs())
+    assert not (ours & kfree_progs())
     def leftovers():
         return [p for p in os.listdir("/tmp") if p.startswith(f"netdrop-headers-{bg.proc.pid}-")]
 

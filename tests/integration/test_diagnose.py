@@ -4,7 +4,7 @@ import json
 from netdrop import lab as L
 from netdrop.net.links import HostFacts
 
-from ..conftest import netdrop
+from ..conftest import HAS_COUNTER, counter, needs_reasons
 
 
 def _otherhost(ns=L.RX_NS, ifname=L.RX_IF):
@@ -29,8 +29,9 @@ def test_wrong_mac_finding_has_exact_fields(lab, background):
     assert f["expected_mac"] == L.RX_MAC
     assert f["sender_mac"] == L.TX_MAC and f["sender_ip"] == L.SENDER_IP
     assert f["count"] == 7
-    assert f["counter_delta"] == 7
-    assert _otherhost() - before == 7
+    assert f["counter_delta"] == counter(7)
+    if HAS_COUNTER:
+        assert _otherhost() - before == 7
     assert f["address_role"] == "secondary"
     assert f["sender_neighbour"] == {"netns": L.TX_NS, "interface": L.TX_IF, "lladdr": L.WRONG_MAC,
                                      "state": "PERMANENT"}
@@ -55,6 +56,7 @@ def test_correct_mac_gives_no_finding(lab, background):
     assert not [d for d in report["drops"] if d["reason"] == "OTHERHOST"]
 
 
+@needs_reasons
 def test_closed_port_listed_with_its_reason(lab, background):
     bg = background("diagnose", "--json", "--duration", "1.5", "--netns", L.RX_NS)
     bg.wait_ready()
@@ -88,5 +90,5 @@ def test_human_verdict_names_everything(lab, background):
     assert rc == 0, err
     assert "3 frames for 10.200.0.3 (secondary address of vB) arrived with destination MAC 02:de:ad:be:ef:01, " \
            "but vB's MAC is 02:25:ad:fa:a8:be" in out
-    assert "rx_otherhost_dropped: +3, matches" in out
+    assert ("rx_otherhost_dropped: +3, matches" in out) == HAS_COUNTER
     assert "\x1b[" not in out  # NO_COLOR is honoured

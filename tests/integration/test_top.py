@@ -11,13 +11,14 @@ import pytest
 from netdrop import lab as L
 from netdrop.net.links import HostFacts
 
-from ..conftest import NETDROP
+from ..conftest import NETDROP, kfree_progs, needs_fast_flood, needs_reasons
 
 
 def otherhost():
     return HostFacts.collect(only=[L.RX_NS]).find_name(L.RX_IF, L.RX_NS)[0].rx_otherhost_dropped
 
 
+@needs_fast_flood
 def test_json_counts_are_exact_under_a_flood(lab, background):
     bg = background("top", "--json", "--count", "4", "--interval", "1")
     bg.wait_ready()
@@ -41,11 +42,6 @@ def test_json_counts_are_exact_under_a_flood(lab, background):
     assert peak >= 100_000
 
 
-def _kfree_progs():
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
-    return {p["id"] for p in json.loads(out) if p.get("name") == "kfree_skb"}
-
-
 def _pane(session):
     tm, name = session
     return subprocess.run([*tm, "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
@@ -61,6 +57,7 @@ def _wait_pane(session, predicate, timeout=20.0):
     raise AssertionError("screen never showed what was expected:\n" + _pane(session))
 
 
+@needs_reasons  # the view is checked with a NO_SOCKET row beside the OTHERHOST one
 @pytest.mark.skipif(not (shutil.which("tmux") and shutil.which("bpftool")), reason="needs tmux and bpftool")
 def test_full_screen_view_in_tmux(lab, tmp_path):
     # a private tmux server on a socket in tmp_path: nothing of it is left in /tmp/tmux-0 afterwards
@@ -69,7 +66,7 @@ def test_full_screen_view_in_tmux(lab, tmp_path):
     session = (tm, name)
     ready = tmp_path / "ready"
     pidfile = tmp_path / "pid"
-    before = _kfree_progs()
+    before = kfree_progs()
     cmd = " ".join(NETDROP) + f" top --interval 0.3 --ready-file {ready}"
     subprocess.run([*tm, "new-session", "-d", "-s", name, "-x", "160", "-y", "40",
                     "env", "NO_COLOR=1", "bash", "--norc", "--noprofile"], check=True)
@@ -82,7 +79,7 @@ def test_full_screen_view_in_tmux(lab, tmp_path):
             assert time.monotonic() < deadline, _pane(session)
             time.sleep(0.05)
         pid = int(pidfile.read_text())
-        ours = _kfree_progs() - before
+        ours = kfree_progs() - before
         assert ours
         lab.send(30, "wrong-mac")
         lab.send(5, "closed-port")
@@ -106,9 +103,9 @@ def test_full_screen_view_in_tmux(lab, tmp_path):
             time.sleep(0.05)
         assert not os.path.exists(f"/proc/{pid}"), "top did not exit on q"
         deadline = time.monotonic() + 10
-        while ours & _kfree_progs() and time.monotonic() < deadline:
+        while ours & kfree_progs() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not (ours & _kfree_progs()), "top left its probe behind"
+        assert not (ours & kfree_progs()), "top left its probe behind"
         stty = subprocess.run([*tm, "send-keys", "-t", name, "stty -a | grep -o ' -\\?icanon' > "
                                f"{tmp_path}/stty", "Enter"], check=True)
         assert stty.returncode == 0

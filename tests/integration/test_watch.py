@@ -5,7 +5,7 @@ import sys
 
 from netdrop import lab as L
 
-from ..conftest import netdrop
+from ..conftest import HAS_REASONS, needs_fast_flood, needs_reasons, netdrop
 
 
 def records(out):
@@ -14,7 +14,8 @@ def records(out):
 
 def test_wrong_mac_events_json_and_pcap(lab, background, tmp_path):
     pcap = tmp_path / "drops.pcapng"
-    bg = background("watch", "--json", "--count", "6", "--pcap", pcap, "--reason", "OTHERHOST")
+    only = ["--reason", "OTHERHOST"] if HAS_REASONS else ["--iface", L.RX_IF, "--netns", L.RX_NS]
+    bg = background("watch", "--json", "--count", "6", "--pcap", pcap, *only)
     bg.wait_ready()
     lab.send(6, "wrong-mac")
     rc, out, err = bg.finish()
@@ -34,6 +35,7 @@ def test_wrong_mac_events_json_and_pcap(lab, background, tmp_path):
     assert len(frames) == 6 and all(f"> {L.WRONG_MAC}" in f for f in frames)
 
 
+@needs_reasons
 def test_text_lines(lab, background):
     bg = background("watch", "--count", "2", "--netns", L.RX_NS)
     bg.wait_ready()
@@ -61,6 +63,7 @@ def test_bad_reason_is_a_usage_error():
     assert r.returncode == 2 and r.stderr.startswith("error: this kernel has no drop reason")
 
 
+@needs_fast_flood
 def test_flood_accounting_is_exact(lab, background):
     bg = background("watch", "--json", "--duration", "4", "--budget", "20000", "--iface", L.RX_IF,
                     "--netns", L.RX_NS)

@@ -9,7 +9,7 @@ from netdrop.bpf.offsets import kfree_skb_args, struct_offsets
 from netdrop.errors import KernelError
 from netdrop.kernel.btf import BTF
 
-from ..btfbuild import ENUM, STRUCT, UNION, BTFBuilder
+from ..btfbuild import STRUCT, UNION, BTFBuilder
 
 
 def small_kernel(with_reason=True):

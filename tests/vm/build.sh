@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build (and cache) a Debian guest for the kernel matrix: stock kernel + matching headers + python3-bpfcc + iproute2
-# + nftables, and netdrop's pure-Python dependencies as wheels unpacked offline. Everything comes from Debian's
+# + nftables + what the integration tests use (pytest, tcpdump, bpftool, tmux), and netdrop's pure-Python dependencies as wheels unpacked offline. Everything comes from Debian's
 # archive and PyPI. Usage: tests/vm/build.sh SUITE   (bullseye = 5.10, bookworm = 6.1, trixie = 6.12)
 set -euo pipefail
 suite=${1:?usage: build.sh bullseye|bookworm|trixie}
@@ -8,11 +8,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache="$here/cache"
 root="$cache/$suite-root"
 img="$cache/$suite.img"
+# Bump when the image's contents change: a cached image of another revision is rebuilt.
+rev=2
 mkdir -p "$cache"
-[ -f "$img" ] && [ -f "$cache/$suite.vmlinuz" ] && { echo "cached: $img"; exit 0; }
+[ -f "$img" ] && [ -f "$cache/$suite.vmlinuz" ] && [ "$(cat "$cache/$suite.rev" 2>/dev/null)" = "$rev" ] \
+  && { echo "cached: $img"; exit 0; }
+rm -f "$img" "$cache/$suite.rev"
 
 rm -rf "$root"
 pkgs=linux-image-amd64,linux-headers-amd64,python3,python3-bpfcc,iproute2,nftables,procps,kmod,udev,e2fsprogs
+pkgs=$pkgs,python3-pytest,tcpdump,bpftool,tmux
 debootstrap --variant=minbase --include="$pkgs" "$suite" "$root" http://deb.debian.org/debian >"$cache/$suite.debootstrap.log" 2>&1 \
   || { tail -20 "$cache/$suite.debootstrap.log"; exit 1; }
 
@@ -37,4 +42,5 @@ install -m 0755 "$here/guest-stub.sh" "$root/netdrop-init"
 truncate -s 6G "$img"
 mke2fs -q -t ext4 -F -d "$root" "$img"
 rm -rf "$root"
+echo "$rev" > "$cache/$suite.rev"
 echo "built: $img (kernel $kver, python $pyver)"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Inside a guest: `netdrop check`, then the lab scenario with N wrong-MAC packets, once with the classification
-# hooks chosen automatically (fentry where allowed) and once with kprobes forced, then the cost of the hooks.
+# hooks chosen automatically (fentry where allowed) and once with kprobes forced; then the unit and integration
+# tests; then the cost of the hooks.
 N=5
 nd() { python3 -m netdrop "$@"; }
 echo "@@@ check"
@@ -8,7 +9,7 @@ nd check --json
 lab_run() {  # $1: section name, $2: --classify mode
   nd lab up >/dev/null
   rm -f /tmp/ready
-  nd --debug diagnose --json --duration 30 --classify "$2" --ready-file /tmp/ready > /tmp/report.json 2>/tmp/diag.err &
+  nd --debug diagnose --json --duration 15 --classify "$2" --ready-file /tmp/ready > /tmp/report.json 2>/tmp/diag.err &
   pid=$!
   i=0; while [ ! -f /tmp/ready ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done
   nd lab traffic --count $N --kind wrong-mac >/dev/null
@@ -21,5 +22,7 @@ lab_run() {  # $1: section name, $2: --classify mode
 }
 lab_run report auto
 lab_run report_kprobe kprobe
+echo "@@@ pytest"
+python3 -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest -rfEs --tb=short tests/unit tests/integration 2>&1 | tail -150
 echo "@@@ cost"
 python3 tests/vm/hookcost.py

@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 CACHE = os.path.join(HERE, "cache")
 SUITES = {"bullseye": "Debian 11 (5.10)", "bookworm": "Debian 12 (6.1)", "trixie": "Debian 13 (6.12)"}
 N = 5  # wrong-MAC packets guest-run.sh sends
-BOOT_TIMEOUT = 600  # seconds: a guest run takes ~1-3 min under TCG (bcc compiles inside); this catches a hang
+BOOT_TIMEOUT = 1800  # seconds: a guest run takes a few minutes under TCG (bcc compiles inside); this catches a hang
 
 
 def build(suite: str) -> None:
@@ -93,6 +93,7 @@ def judge(suite: str, console: str) -> Dict:
     res.update(
         reasons=caps.get("drop reasons", {}).get("ok"), otherhost_reason=caps.get("OTHERHOST reason", {}).get("ok"),
         counter=caps.get("rx_otherhost_dropped", {}).get("ok"), kprobes=caps.get("kprobes", {}).get("ok"),
+        fentry=caps.get("fentry/fexit", {}).get("ok"),
         hooks=[f"{h['name']} {h.get('type')}" if h.get("attached") else f"{h['name']} not attached: {h.get('why')}"
                for h in report["hooks"]],
         count=f.get("count"), counter_delta=f.get("counter_delta"), location=f.get("location"),
@@ -108,11 +109,26 @@ def judge(suite: str, console: str) -> Dict:
     except (KeyError, ValueError, StopIteration) as exc:
         res["kprobe"] = {"error": str(exc)}
         res["ok"] = False
+    res["tests"] = pytest_summary(s.get("pytest", ""))
+    res["ok"] = res["ok"] and res["tests"].get("failed", 0) == 0 and res["tests"].get("error", 0) == 0 and \
+        res["tests"].get("passed", 0) > 0
     try:
         res["cost"] = json.loads(s["cost"].strip().splitlines()[-1])
     except (KeyError, ValueError, IndexError):
         res["cost"] = None
     return res
+
+
+def pytest_summary(text: str) -> Dict[str, int]:
+    """Counts from pytest's last line, e.g. '70 passed, 12 skipped in 310.2s': {'passed': 70, 'skipped': 12}."""
+    lines = [ln for ln in text.splitlines() if re.search(r"\d+ (passed|failed|error)", ln)]
+    if not lines:
+        return {}
+    return {k.rstrip("s"): int(n) for n, k in re.findall(r"(\d+) (passed|failed|skipped|errors?)", lines[-1])}
+
+
+def _tests_cell(t: Dict[str, int]) -> str:
+    return ", ".join(f"{v} {k}" for k, v in t.items()) if t else "did not run"
 
 
 def _kprobe_cell(k) -> str:
@@ -152,18 +168,23 @@ def main(argv: List[str]) -> int:
             results.append(r)
             print(json.dumps(r), flush=True)
     print()
-    print("| guest | kernel | drop reasons | OTHERHOST reason | otherhost counter | kprobes | hooks (auto) | finding "
-          f"count (sent {N}) | counter delta | classified / reached IP | kprobe run | location | result |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| guest | kernel | drop reasons | OTHERHOST reason | otherhost counter | kprobes | fentry | hooks (auto) | "
+          f"finding count (sent {N}) | counter delta | classified / reached IP | kprobe run | location | "
+          "unit + integration tests | result |")
+    print("| --- " * 15 + "|")
     for r in results:
         yn = {True: "yes", False: "no", None: "?"}
         print(f"| {SUITES.get(r['suite'], r['suite'])} | {r['kernel']} | {yn[r.get('reasons')]} | "
               f"{yn[r.get('otherhost_reason')]} | {yn[r.get('counter')]} | {yn[r.get('kprobes')]} | "
+              f"{yn[r.get('fentry')]} | "
               f"{', '.join(r.get('hooks', []))} | {r.get('count')} | {r.get('counter_delta')} | "
-              f"{r.get('classified')} / {r.get('reached_ip')} | {_kprobe_cell(r.get('kprobe'))} | {r.get('location')} | "
-              f"{ {True: 'PASS', False: 'FAIL', None: 'SKIP'}[r['ok']] } |")
+              f"{r.get('classified')} / {r.get('reached_ip')} | {_kprobe_cell(r.get('kprobe'))} | "
+              f"{r.get('location')} | "
+              f"{_tests_cell(r.get('tests', {}))} | { {True: 'PASS', False: 'FAIL', None: 'SKIP'}[r['ok']] } |")
         if r.get("error"):
             print(r["error"], file=sys.stderr)
+        if r.get("tests", {}).get("failed") or r.get("tests", {}).get("error"):
+            print(f"{r['suite']}: tests failed, see tests/vm/cache/{r['suite']}.console.log", file=sys.stderr)
     strict = os.environ.get("NETDROP_VM_STRICT") == "1"
     return 0 if all(r["ok"] or (r["ok"] is None and not strict) for r in results) else 1
 
