@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from ..errors import KernelError, PermissionDenied
-from .btf import BTF, FUNC, STRUCT
+from .btf import BTF, STRUCT
 from .ksyms import Ksyms
 from .reasons import ReasonTable
 from .tracefs import tracefs_root
@@ -126,8 +126,13 @@ def capabilities() -> List[Capability]:
     if btf is not None:
         rows.append(Capability("struct offsets", btf.find(STRUCT, "sk_buff") is not None,
                                "sk_buff/net_device layouts from BTF", required=True))
-        rows.append(Capability("fentry targets in BTF", btf.find(FUNC, "eth_type_trans") is not None,
-                               "eth_type_trans has BTF" if btf.find(FUNC, "eth_type_trans") else "no BTF for it"))
+        if root:
+            from .trampoline import probe_fentry
+            ok, detail = probe_fentry(btf)
+        else:
+            ok, detail = False, "not probed (needs root)"
+        rows.append(Capability("fentry/fexit", ok, detail,
+                               "netdrop falls back to kprobes for the classification hooks where they exist"))
     return rows
 
 
