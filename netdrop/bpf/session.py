@@ -17,12 +17,13 @@ from .layout import STATS
 from .offsets import BUDGET_TICK_MS, ProbeConfig
 
 
-def bcc_available() -> bool:
+def bcc_version() -> Optional[str]:
+    """bcc's version, or None when its Python module (python3-bpfcc) is missing."""
     try:
-        import bcc  # noqa: F401
+        import bcc
     except ImportError:
-        return False
-    return True
+        return None
+    return getattr(bcc, "__version__", "unknown version")
 
 
 def _import_bcc():

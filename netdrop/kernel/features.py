@@ -73,9 +73,10 @@ def capabilities() -> List[Capability]:
     rows: List[Capability] = []
     root = os.geteuid() == 0
     rows.append(Capability("root", root, "running as root" if root else "not root", "run netdrop with sudo", True))
-    from ..bpf.session import bcc_available
-    if bcc_available():
-        rows.append(Capability("bcc", True, "python3-bpfcc importable", required=True))
+    from ..bpf.session import bcc_version
+    version = bcc_version()
+    if version:
+        rows.append(Capability("bcc", True, f"python3-bpfcc {version}", required=True))
     else:
         rows.append(Capability("bcc", False, "bcc's Python module is missing",
                                "apt-get install python3-bpfcc (not PyPI's unrelated `bcc`)", True))
