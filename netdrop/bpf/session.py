@@ -76,7 +76,25 @@ def kernel_source(tree: HeaderTree) -> Iterator[None]:
             os.environ["BCC_KERNEL_SOURCE"] = before
 
 
-class DropSession:
+class _Loaded:
+    """A compiled bcc module and the header tree it was built against; both released by close()/exit."""
+
+    bpf = None
+    headers: Optional[HeaderTree] = None
+
+    def __exit__(self, *exc) -> bool:
+        self.close()
+        return False
+
+    def close(self) -> None:
+        if self.bpf is not None:
+            _cleanup(self.bpf)
+            self.bpf = None
+        if self.headers is not None:
+            self.headers.cleanup()
+
+
+class DropSession(_Loaded):
     """One loaded drops.c. Use as a context manager; the probes are detached and maps freed on exit."""
 
     def __init__(self, config: ProbeConfig, kernel_macros: Dict[str, int], debug: bool = False):
@@ -119,21 +137,11 @@ class DropSession:
         self.attach_seconds = time.monotonic() - t0
         return self
 
-    def __exit__(self, *exc) -> bool:
-        self.close()
-        return False
-
     def detach(self) -> None:
         """Stop counting and emitting, keep the maps and ring buffer readable (for exact end-of-run accounting)."""
         if self.bpf is not None and b"kfree_skb" in self.bpf.raw_tracepoint_fds:
             self.bpf.detach_raw_tracepoint(b"kfree_skb")
 
-    def close(self) -> None:
-        if self.bpf is not None:
-            _cleanup(self.bpf)
-            self.bpf = None
-        if self.headers is not None:
-            self.headers.cleanup()
 
     # -- reading ------------------------------------------------------------------------------------------------------
     def read_counts(self) -> List[Tuple[bytes, int, int]]:
@@ -184,7 +192,7 @@ class DropSession:
             return []
 
 
-class ClassifySession:
+class ClassifySession(_Loaded):
     """bpf/classify.c on eth_type_trans (return) and ip_rcv_core (entry), where the kernel lets them attach:
     fentry/fexit first, else kprobes, else nothing. Never raises for a hook that cannot attach: `hooks` says why.
     These fire per received packet: open them only for a diagnosis window."""
@@ -262,16 +270,6 @@ class ClassifySession:
                                "why": "ip_rcv_core is not in kallsyms (inlined into ip_rcv on this build)"})
         return ""
 
-    def __exit__(self, *exc) -> bool:
-        self.close()
-        return False
-
-    def close(self) -> None:
-        if self.bpf is not None:
-            _cleanup(self.bpf)
-            self.bpf = None
-        if self.headers is not None:
-            self.headers.cleanup()
 
     def read(self) -> List[Tuple[bytes, int]]:
         """[(raw class_key, count summed over CPUs)]"""
