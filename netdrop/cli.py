@@ -204,7 +204,7 @@ def lab() -> None:
 @lab.command("up")
 @click.option("--scenario", default="wrong-mac", show_default=True, help="Which fault to build (see docs/usage.md).",
               type=click.Choice(["wrong-mac", "bridge", "changed-mac", "macvlan", "rp-filter", "not-local",
-                                 "netfilter", "rcvbuf", "ipv6", "multi"]))
+                                 "netfilter", "rcvbuf", "ipv6", "multi", "backlog"]))
 @pass_app
 def lab_up(app: App, scenario: str) -> None:
     """Build the lab (rebuilds it if it exists)."""
@@ -232,10 +232,10 @@ def lab_status(app: App) -> None:
 @lab.command("traffic")
 @click.option("--count", "-c", type=click.IntRange(1, 10_000_000), default=3, show_default=True)
 @click.option("--kind", type=click.Choice(["wrong-mac", "closed-port", "correct", "rp-filter", "not-local",
-                                           "netfilter", "rcvbuf", "wrong-mac6", "closed-port6"]),
+                                           "netfilter", "rcvbuf", "wrong-mac6", "closed-port6", "backlog"]),
               default="wrong-mac", show_default=True,
               help="wrong-mac: to the secondary address; closed-port: UDP to a closed port; the others need the "
-                   "lab scenario of the same name (or multi).")
+                   "lab scenario of the same name (or multi); backlog sends broadcast frames, one CPU_BACKLOG drop each.")
 @pass_app
 def lab_traffic(app: App, count: int, kind: str) -> None:
     """Send COUNT UDP datagrams from the sender namespace."""

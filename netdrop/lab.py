@@ -47,6 +47,9 @@ SCENARIOS = {
     "ipv6": "the wrong-MAC fault for IPv6: the sender's static neighbour entry for fd00:200::3 points at the wrong "
             "MAC (ip6_rcv_core drops the frames as OTHERHOST)",
     "multi": "the wrong MAC plus rp-filter, not-local, netfilter and rcvbuf at once",
+    "backlog": "a bridge in the receiver fans each broadcast frame of `traffic --kind backlog` out to 4 veth ports "
+               "while the host-wide net.core.netdev_max_backlog is 2 (for the send only, restored at once): one "
+               "CPU_BACKLOG drop per frame",
 }
 SENDER_IP6, PRIMARY_IP6, SECONDARY_IP6 = "fd00:200::1", "fd00:200::2", "fd00:200::3"
 SPOOF_SRC = "10.99.0.1"  # rp-filter: configured on the sender, unroutable from the receiver
@@ -54,7 +57,7 @@ NOT_LOCAL_IP = "10.200.0.9"
 NF_PORT, SINK_PORT = 7001, 7002
 SINK_NAME = "ndlab-sink"
 OLD_RX_MAC = "02:25:ad:fa:a8:00"  # changed-mac: what vB had before the change
-def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     r = subprocess.run(["ip", *args], capture_output=True, text=True)
     if check and r.returncode != 0:
         raise NetdropError(f"`ip {' '.join(args)}` failed: {r.stderr.strip()}", "run `netdrop lab down` and retry")
@@ -72,14 +75,16 @@ def _require_root() -> None:
 
 def down() -> List[str]:
     _require_root()
+    from .labbacklog import restore
+    restore()  # a netdev_max_backlog a killed `traffic --kind backlog` left lowered
     removed = []
     for name in namespaces():
-        for pid in _ip("netns", "pids", name, check=False).stdout.split():
+        for pid in ip("netns", "pids", name, check=False).stdout.split():
             try:
                 os.kill(int(pid), signal.SIGKILL)  # the lab's own processes (ndlab-sink)
             except (ProcessLookupError, ValueError):
                 pass
-        _ip("netns", "del", name, check=False)
+        ip("netns", "del", name, check=False)
         removed.append(name)
     return removed
 
@@ -100,64 +105,64 @@ def up(scenario: str = "wrong-mac") -> Dict[str, str]:
 
 
 def _sysctl(ns: str, key: str, value: str) -> None:
-    _ip("netns", "exec", ns, "sysctl", "-qw", f"{key}={value}")
+    ip("netns", "exec", ns, "sysctl", "-qw", f"{key}={value}")
 
 
 def _build_base(bridge: bool = False) -> None:
     for ns in (RX_NS, TX_NS):
-        _ip("netns", "add", ns)
-        _ip("-n", ns, "link", "set", "lo", "up")
+        ip("netns", "add", ns)
+        ip("-n", ns, "link", "set", "lo", "up")
         # no IPv6 autoconfiguration chatter (router/neighbour solicitations) in the lab's drop counts
         _sysctl(ns, "net.ipv6.conf.all.disable_ipv6", "1")
         _sysctl(ns, "net.ipv6.conf.default.disable_ipv6", "1")
-    _ip("-n", TX_NS, "link", "add", "name", TX_IF, "address", TX_MAC, "type", "veth", "peer", "name", RX_IF,
+    ip("-n", TX_NS, "link", "add", "name", TX_IF, "address", TX_MAC, "type", "veth", "peer", "name", RX_IF,
         "address", PORT_MAC if bridge else RX_MAC, "netns", RX_NS)
     owner = RX_IF
     if bridge:
         owner = BRIDGE
-        _ip("-n", RX_NS, "link", "add", "name", BRIDGE, "address", RX_MAC, "type", "bridge")
-        _ip("-n", RX_NS, "link", "set", RX_IF, "master", BRIDGE)
-        _ip("-n", RX_NS, "link", "set", BRIDGE, "up")
-    _ip("-n", RX_NS, "addr", "add", f"{PRIMARY_IP}/{PREFIXLEN}", "dev", owner)
-    _ip("-n", RX_NS, "addr", "add", f"{SECONDARY_IP}/{PREFIXLEN}", "dev", owner)
-    _ip("-n", TX_NS, "addr", "add", f"{SENDER_IP}/{PREFIXLEN}", "dev", TX_IF)
-    _ip("-n", RX_NS, "link", "set", RX_IF, "up")
-    _ip("-n", TX_NS, "link", "set", TX_IF, "up")
+        ip("-n", RX_NS, "link", "add", "name", BRIDGE, "address", RX_MAC, "type", "bridge")
+        ip("-n", RX_NS, "link", "set", RX_IF, "master", BRIDGE)
+        ip("-n", RX_NS, "link", "set", BRIDGE, "up")
+    ip("-n", RX_NS, "addr", "add", f"{PRIMARY_IP}/{PREFIXLEN}", "dev", owner)
+    ip("-n", RX_NS, "addr", "add", f"{SECONDARY_IP}/{PREFIXLEN}", "dev", owner)
+    ip("-n", TX_NS, "addr", "add", f"{SENDER_IP}/{PREFIXLEN}", "dev", TX_IF)
+    ip("-n", RX_NS, "link", "set", RX_IF, "up")
+    ip("-n", TX_NS, "link", "set", TX_IF, "up")
     # The fault: the sender believes the secondary address lives at a MAC nobody has.
-    _ip("-n", TX_NS, "neigh", "replace", SECONDARY_IP, "lladdr", WRONG_MAC, "dev", TX_IF, "nud", "permanent")
+    ip("-n", TX_NS, "neigh", "replace", SECONDARY_IP, "lladdr", WRONG_MAC, "dev", TX_IF, "nud", "permanent")
     # Deterministic counts: no ARP resolution (and its queue) in front of the primary address either.
-    _ip("-n", TX_NS, "neigh", "replace", PRIMARY_IP, "lladdr", RX_MAC, "dev", TX_IF, "nud", "permanent")
-    _ip("-n", RX_NS, "neigh", "replace", SENDER_IP, "lladdr", TX_MAC, "dev", owner, "nud", "permanent")
+    ip("-n", TX_NS, "neigh", "replace", PRIMARY_IP, "lladdr", RX_MAC, "dev", TX_IF, "nud", "permanent")
+    ip("-n", RX_NS, "neigh", "replace", SENDER_IP, "lladdr", TX_MAC, "dev", owner, "nud", "permanent")
 
 
 def _build_changed_mac() -> None:
     """The sender learns vB's MAC by ARP; then vB gets a new MAC and tells nobody (arp_notify is 0)."""
-    _ip("-n", TX_NS, "neigh", "del", SECONDARY_IP, "dev", TX_IF)
+    ip("-n", TX_NS, "neigh", "del", SECONDARY_IP, "dev", TX_IF)
     # keep the learned entry REACHABLE for the whole lab's life, so the test does not race ARP's timers
     _sysctl(TX_NS, f"net.ipv4.neigh.{TX_IF}.base_reachable_time_ms", "3600000")
-    _ip("-n", RX_NS, "link", "set", RX_IF, "address", OLD_RX_MAC)
+    ip("-n", RX_NS, "link", "set", RX_IF, "address", OLD_RX_MAC)
     send(1, "wrong-mac")  # triggers ARP; wait for the kernel's answer (a state, not a sleep guess)
     deadline = time.monotonic() + 5
-    while OLD_RX_MAC not in _ip("-n", TX_NS, "neigh", "show", SECONDARY_IP, check=False).stdout:
+    while OLD_RX_MAC not in ip("-n", TX_NS, "neigh", "show", SECONDARY_IP, check=False).stdout:
         if time.monotonic() > deadline:
             raise NetdropError("the changed-mac lab could not resolve the receiver by ARP", "run `netdrop lab down`")
         time.sleep(0.01)
-    _ip("-n", RX_NS, "link", "set", RX_IF, "address", RX_MAC)
+    ip("-n", RX_NS, "link", "set", RX_IF, "address", RX_MAC)
 
 
 def _build_macvlan() -> None:
-    _ip("-n", RX_NS, "link", "add", "link", RX_IF, "name", "mv0", "address", WRONG_MAC, "type", "macvlan",
+    ip("-n", RX_NS, "link", "add", "link", RX_IF, "name", "mv0", "address", WRONG_MAC, "type", "macvlan",
         "mode", "bridge")
 
 
 def _build_rp_filter() -> None:
     _sysctl(RX_NS, "net.ipv4.conf.all.rp_filter", "1")
     _sysctl(RX_NS, f"net.ipv4.conf.{RX_IF}.rp_filter", "1")
-    _ip("-n", TX_NS, "addr", "add", f"{SPOOF_SRC}/32", "dev", TX_IF)
+    ip("-n", TX_NS, "addr", "add", f"{SPOOF_SRC}/32", "dev", TX_IF)
 
 
 def _build_not_local() -> None:
-    _ip("-n", TX_NS, "neigh", "replace", NOT_LOCAL_IP, "lladdr", RX_MAC, "dev", TX_IF, "nud", "permanent")
+    ip("-n", TX_NS, "neigh", "replace", NOT_LOCAL_IP, "lladdr", RX_MAC, "dev", TX_IF, "nud", "permanent")
 
 
 def _build_netfilter() -> None:
@@ -190,14 +195,19 @@ def _build_sink() -> None:
 def _build_ipv6() -> None:
     """IPv6 on the lab's two ends only: no autoconfiguration, no DAD, static neighbours (deterministic counts)."""
     for ns, dev, addrs in ((RX_NS, RX_IF, (PRIMARY_IP6, SECONDARY_IP6)), (TX_NS, TX_IF, (SENDER_IP6,))):
-        _ip("-n", ns, "link", "set", "dev", dev, "addrgenmode", "none")
+        ip("-n", ns, "link", "set", "dev", dev, "addrgenmode", "none")
         _sysctl(ns, f"net.ipv6.conf.{dev}.accept_ra", "0")
         _sysctl(ns, f"net.ipv6.conf.{dev}.disable_ipv6", "0")
         for a in addrs:
-            _ip("-n", ns, "addr", "add", f"{a}/64", "dev", dev, "nodad")
-    _ip("-n", TX_NS, "neigh", "replace", SECONDARY_IP6, "lladdr", WRONG_MAC, "dev", TX_IF, "nud", "permanent")
-    _ip("-n", TX_NS, "neigh", "replace", PRIMARY_IP6, "lladdr", RX_MAC, "dev", TX_IF, "nud", "permanent")
-    _ip("-n", RX_NS, "neigh", "replace", SENDER_IP6, "lladdr", TX_MAC, "dev", RX_IF, "nud", "permanent")
+            ip("-n", ns, "addr", "add", f"{a}/64", "dev", dev, "nodad")
+    ip("-n", TX_NS, "neigh", "replace", SECONDARY_IP6, "lladdr", WRONG_MAC, "dev", TX_IF, "nud", "permanent")
+    ip("-n", TX_NS, "neigh", "replace", PRIMARY_IP6, "lladdr", RX_MAC, "dev", TX_IF, "nud", "permanent")
+    ip("-n", RX_NS, "neigh", "replace", SENDER_IP6, "lladdr", TX_MAC, "dev", RX_IF, "nud", "permanent")
+
+
+def _build_backlog() -> None:
+    from .labbacklog import build
+    build()
 
 
 EXTRAS = {
@@ -209,6 +219,7 @@ EXTRAS = {
     "rcvbuf": (_build_sink,),
     "ipv6": (_build_ipv6,),
     "multi": (_build_rp_filter, _build_not_local, _build_netfilter, _build_sink),
+    "backlog": (_build_backlog,),
 }
 
 
@@ -216,12 +227,12 @@ def status() -> Dict[str, str]:
     spaces = namespaces()
     out = {"namespaces": " ".join(spaces) or "none"}
     if TX_NS in spaces:
-        r = _ip("-n", TX_NS, "neigh", "show", SECONDARY_IP, check=False)
+        r = ip("-n", TX_NS, "neigh", "show", SECONDARY_IP, check=False)
         out["sender neighbour entry"] = r.stdout.strip() or "none"
     if RX_NS in spaces:
-        r = _ip("-n", RX_NS, "-br", "addr", "show", "up", check=False)
+        r = ip("-n", RX_NS, "-br", "addr", "show", "up", check=False)
         out["receiver"] = " | ".join(line.strip() for line in r.stdout.splitlines() if not line.startswith("lo"))
-        r = _ip("-n", RX_NS, "-br", "link", "show", "up", check=False)
+        r = ip("-n", RX_NS, "-br", "link", "show", "up", check=False)
         out["receiver links"] = " | ".join(line.strip() for line in r.stdout.splitlines() if not line.startswith("lo"))
     return out
 

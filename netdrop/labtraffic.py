@@ -23,14 +23,16 @@ KINDS: Dict[str, Tuple[str, int, Optional[str], int]] = {
     "wrong-mac6": (L.SECONDARY_IP6, L.UDP_PORT, None, 16),
     "closed-port6": (L.PRIMARY_IP6, L.CLOSED_PORT, None, 16),
 }
-TRAFFIC_KINDS = tuple(KINDS)
+TRAFFIC_KINDS = tuple(KINDS) + ("backlog",)
 
 
 def send(count: int, kind: str = "wrong-mac", interval: float = 0.0) -> int:
     """Send `count` UDP datagrams from the sender namespace. Returns how many the socket accepted."""
     L.require_lab()
+    if kind == "backlog":
+        return _send_backlog(count)
     if kind not in KINDS:
-        raise UsageError(f"unknown traffic kind {kind!r}", "kinds: " + ", ".join(KINDS))
+        raise UsageError(f"unknown traffic kind {kind!r}", "kinds: " + ", ".join(TRAFFIC_KINDS))
     dst, port, src, size = KINDS[kind]
     family = socket.AF_INET6 if ":" in dst else socket.AF_INET
     with netns.entered(L.TX_NS):
@@ -49,6 +51,16 @@ def send(count: int, kind: str = "wrong-mac", interval: float = 0.0) -> int:
             if interval:
                 time.sleep(interval)
     return sent
+
+
+def _send_backlog(count: int) -> int:
+    from . import labbacklog
+    try:
+        with netns.entered(L.RX_NS):
+            socket.if_nametoindex(labbacklog.BACKLOG_BRIDGE)
+    except OSError:
+        raise UsageError("traffic kind backlog needs its lab scenario", "run `netdrop lab up --scenario backlog`") from None
+    return labbacklog.send(count)
 
 
 def wrong_mac_frame() -> bytes:

@@ -105,7 +105,8 @@ def explain_rcvbuf(ctx, g) -> Finding:
 
 # ---- backlog-full ---------------------------------------------------------------------------------------------------
 def explain_backlog(ctx, g) -> Finding:
-    backlog = ctx.host.sysctl_path(g.netns, "net/core/netdev_max_backlog")
+    # host-wide: a namespace other than the first has no net.core.netdev_max_backlog of its own
+    backlog = ctx.host.sysctl_path(None, "net/core/netdev_max_backlog")
     title = f"{plural(g.count, 'packet', 'packets')} on {g.interface} were dropped: the per-CPU input backlog was full"
     explanation = (f"Packets queued for the stack (netif_rx, RPS) faster than softirq processing drained them; "
                    f"beyond net.core.netdev_max_backlog={backlog} the kernel drops them at {g.location}.")

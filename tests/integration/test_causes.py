@@ -1,5 +1,6 @@
 """Every rule against its lab scenario: exactly N drops provoked, the finding's cause, evidence and count."""
 import json
+import os
 
 import pytest
 
@@ -62,6 +63,47 @@ def test_netfilter_drop_points_at_the_rule(scenario, background):
     assert f["count"] == 5 and f["port"] == L.NF_PORT
     assert f["rule"].startswith("table inet ndlab_filter chain input:") and "dport 7001" in f["rule"]
     assert "counter packets 5 " in f["rule"]
+
+
+def _softnet_dropped():
+    with open("/proc/net/softnet_stat") as f:  # column 2: frames enqueue_to_backlog dropped, per CPU
+        return sum(int(line.split()[1], 16) for line in f)
+
+
+@needs_reasons  # without drop reasons (5.10) only OTHERHOST drops are attributed, by location
+def test_backlog_full(scenario, background):
+    from netdrop import labbacklog
+    scenario("backlog")
+    with open(labbacklog.SYSCTL) as f:
+        before = f.read().strip()
+    d0 = _softnet_dropped()
+    f = only(diagnose(background, lambda: L.send(6, "backlog")), "backlog-full")
+    assert f["count"] == 6 == _softnet_dropped() - d0
+    assert f["interface"].startswith("lf") and any("enqueue_to_backlog" in e for e in f["evidence"])
+    assert f["netdev_max_backlog"] == before  # the host-wide value, read after the window
+    with open(labbacklog.SYSCTL) as fh:
+        assert fh.read().strip() == before  # lowered for the send only, and given back
+    assert not os.path.exists(labbacklog.STATE_FILE)
+
+
+def test_backlog_value_left_by_a_killed_sender_is_restored_by_lab_down(scenario):
+    from netdrop import labbacklog
+    scenario("backlog")
+    with open(labbacklog.SYSCTL) as f:
+        before = f.read().strip()
+    with open(labbacklog.STATE_FILE, "w") as f:  # what a sender killed inside low_backlog() leaves
+        f.write(before + "\n")
+    with open(labbacklog.SYSCTL, "w") as f:
+        f.write(str(labbacklog.LOW_BACKLOG))
+    try:
+        L.down()
+    finally:
+        with open(labbacklog.SYSCTL) as f:
+            now = f.read().strip()
+        if now != before:  # never leave the host changed, even if the assertion below fails
+            with open(labbacklog.SYSCTL, "w") as f:
+                f.write(before)
+    assert now == before and not os.path.exists(labbacklog.STATE_FILE)
 
 
 def _rcvbuf_errors():
