@@ -235,7 +235,8 @@ def lab_status(app: App) -> None:
                                            "netfilter", "rcvbuf", "wrong-mac6", "closed-port6", "backlog"]),
               default="wrong-mac", show_default=True,
               help="wrong-mac: to the secondary address; closed-port: UDP to a closed port; the others need the "
-                   "lab scenario of the same name (or multi); backlog sends broadcast frames, one CPU_BACKLOG drop each.")
+                   "lab scenario of the same name (or multi); backlog sends broadcast frames, one CPU_BACKLOG "
+                   "drop each.")
 @pass_app
 def lab_traffic(app: App, count: int, kind: str) -> None:
     """Send COUNT UDP datagrams from the sender namespace."""

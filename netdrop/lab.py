@@ -57,6 +57,8 @@ NOT_LOCAL_IP = "10.200.0.9"
 NF_PORT, SINK_PORT = 7001, 7002
 SINK_NAME = "ndlab-sink"
 OLD_RX_MAC = "02:25:ad:fa:a8:00"  # changed-mac: what vB had before the change
+
+
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     r = subprocess.run(["ip", *args], capture_output=True, text=True)
     if check and r.returncode != 0:
@@ -235,8 +237,6 @@ def status() -> Dict[str, str]:
         r = ip("-n", RX_NS, "-br", "link", "show", "up", check=False)
         out["receiver links"] = " | ".join(line.strip() for line in r.stdout.splitlines() if not line.startswith("lo"))
     return out
-
-
 
 
 def require_lab() -> None:

@@ -59,7 +59,8 @@ def _send_backlog(count: int) -> int:
         with netns.entered(L.RX_NS):
             socket.if_nametoindex(labbacklog.BACKLOG_BRIDGE)
     except OSError:
-        raise UsageError("traffic kind backlog needs its lab scenario", "run `netdrop lab up --scenario backlog`") from None
+        raise UsageError("traffic kind backlog needs its lab scenario",
+                         "run `netdrop lab up --scenario backlog`") from None
     return labbacklog.send(count)
 
 

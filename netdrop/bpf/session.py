@@ -142,8 +142,8 @@ class DropSession(_Loaded):
         if self.bpf is not None and b"kfree_skb" in self.bpf.raw_tracepoint_fds:
             self.bpf.detach_raw_tracepoint(b"kfree_skb")
 
-
     # -- reading ------------------------------------------------------------------------------------------------------
+
     def read_counts(self) -> List[Tuple[bytes, int, int]]:
         """[(raw drop_key, count summed over CPUs, 0)]. The third field (a last-seen time) is no longer kept in the
         kernel (a bpf_ktime_get_ns() per drop): callers derive "last seen" from count changes."""
@@ -269,7 +269,6 @@ class ClassifySession(_Loaded):
             self.hooks.append({"name": "ip_rcv_core (entry)", "type": "kprobe", "attached": False,
                                "why": "ip_rcv_core is not in kallsyms (inlined into ip_rcv on this build)"})
         return ""
-
 
     def read(self) -> List[Tuple[bytes, int]]:
         """[(raw class_key, count summed over CPUs)]"""

@@ -100,7 +100,7 @@ def capabilities() -> List[Capability]:
     if btf is not None:
         params = btf.typedef_proto_params("btf_trace_kfree_skb")
         rows.append(Capability("skb:kfree_skb", bool(params), "raw tracepoint " + (", ".join(params[1:]) if params
-                                                                                    else "missing"),
+                                                                                   else "missing"),
                                "netdrop needs the skb:kfree_skb tracepoint", True))
         reasons = ReasonTable.load(btf)
         has_arg = bool(params) and "enum skb_drop_reason" in params
@@ -147,4 +147,3 @@ def _otherhost_counter() -> Capability:
         return Capability("rx_otherhost_dropped", False, f"could not read: {exc}")
     return Capability("rx_otherhost_dropped", ok, "in IFLA_STATS64" if ok else "not in this kernel (before 5.19)",
                       "without it the trace is the only evidence of OTHERHOST drops")
-

@@ -36,4 +36,3 @@ def event_fields(format_text: str):
             if not name.startswith("common_"):
                 out.append(name)
     return out
-

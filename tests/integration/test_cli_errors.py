@@ -93,6 +93,7 @@ def test_interrupted_run_detaches(background, sig, code):
     while ours & kfree_progs() and time.monotonic() < deadline:
         time.sleep(0.05)  # the kernel frees a killed process's programs asynchronously
     assert not (ours & kfree_progs())
+
     def leftovers():
         return [p for p in os.listdir("/tmp") if p.startswith(f"netdrop-headers-{bg.proc.pid}-")]
 
