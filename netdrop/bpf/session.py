@@ -7,10 +7,11 @@ from __future__ import annotations
 import ctypes
 import os
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..errors import KernelError, PermissionDenied
+from ..kernel.features import kprobes_available
 from ..kernel.headers import HeaderTree, find_headers
 from . import sources
 from .layout import STATS
@@ -198,11 +199,12 @@ class ClassifySession(_Loaded):
     These fire per received packet: open them only for a diagnosis window."""
 
     def __init__(self, kernel_macros: Dict[str, int], ip_rcv_core_sym: Optional[str], btf_has_ip_rcv_core: bool,
-                 prefer: str = "auto", debug: bool = False):
+                 prefer: str = "auto", debug: bool = False, trampoline: Tuple[bool, str] = (True, "")):
         self.macros = kernel_macros
         self.ip_sym = ip_rcv_core_sym
         self.btf_ip = btf_has_ip_rcv_core
         self.prefer = prefer  # auto | fentry | kprobe | none
+        self.trampoline = trampoline  # (fentry can attach, why not): asked cheaply before a ~0.3 s compile
         self.debug = debug
         self.bpf = None
         self.mode = "none"
@@ -216,18 +218,26 @@ class ClassifySession(_Loaded):
         with _Quiet(not self.debug):
             return bcc.BPF(src_file=sources.source("classify.c").encode(), cflags=flags)
 
+    def _possible(self, why: Dict[str, str]) -> List[str]:
+        """The modes worth a compile, in order; the others get their reason in `why` (cheap checks first)."""
+        out = []
+        for mode in (["fentry", "kprobe"] if self.prefer == "auto" else [self.prefer]):
+            if mode == "fentry" and not self.trampoline[0]:
+                why[mode] = self.trampoline[1]
+            elif mode == "kprobe" and not kprobes_available():
+                why[mode] = "kprobes are not available on this kernel (CONFIG_KPROBES off)"
+            elif mode != "none":
+                out.append(mode)
+        return out
+
     def __enter__(self) -> "ClassifySession":
-        bcc = _import_bcc()
-        self.headers = find_headers()
         why = {"fentry": "", "kprobe": ""}
-        with kernel_source(self.headers):
-            order = ["fentry", "kprobe"] if self.prefer == "auto" else [self.prefer]
-            for mode in order:
-                if mode == "none":
-                    break
-                if mode == "kprobe" and not os.path.isdir("/sys/bus/event_source/devices/kprobe"):
-                    why[mode] = "kprobes are not available on this kernel (CONFIG_KPROBES off)"
-                    continue
+        modes = self._possible(why)
+        if modes:
+            bcc = _import_bcc()
+            self.headers = find_headers()
+        with kernel_source(self.headers) if modes else nullcontext():
+            for mode in modes:
                 try:
                     why[mode] = self._attach(bcc, mode)
                 except Exception as exc:  # bcc raises bare Exception on load/attach failures

@@ -102,8 +102,12 @@ def classify_session(kernel, cfg: DiagnoseConfig):
     if cfg.classify == "none":
         return nullcontext(None)
     from ..bpf.session import ClassifySession
-    return ClassifySession(kernel.macros, ip_rcv_core_symbol(kernel.ksyms), kernel.btf.has_func("ip_rcv_core"),
-                           prefer=cfg.classify, debug=cfg.debug)
+    from ..kernel.features import kprobes_available
+    from ..kernel.trampoline import probe_fentry
+    # kallsyms (0.2 s to parse) is read here only when a kprobe may attach to the symbol; names come after the window
+    sym = ip_rcv_core_symbol(kernel.ksyms) if kprobes_available() else None
+    return ClassifySession(kernel.macros, sym, kernel.btf.has_func("ip_rcv_core"),
+                           prefer=cfg.classify, debug=cfg.debug, trampoline=probe_fentry(kernel.btf))
 
 
 @dataclass

@@ -17,6 +17,10 @@ from .tracefs import tracefs_root
 IP_RCV_FUNCS = ("ip_rcv_core", "ip_rcv", "ip6_rcv_core", "ipv6_rcv")
 
 
+def kprobes_available() -> bool:
+    return os.path.isdir("/sys/bus/event_source/devices/kprobe")
+
+
 @dataclass
 class KernelInfo:
     release: str
@@ -116,7 +120,7 @@ def capabilities() -> List[Capability]:
                                "BPF ring buffer" if btf.has_func("bpf_ringbuf_reserve") else "missing (Linux < 5.8)",
                                "per-drop events need Linux 5.8+; counts still work"))
     rows.append(_otherhost_counter())
-    kprobes = os.path.isdir("/sys/bus/event_source/devices/kprobe")
+    kprobes = kprobes_available()
     rows.append(Capability("kprobes", kprobes, "available" if kprobes else "not in this kernel (CONFIG_KPROBES off)",
                            "classification hooks on eth_type_trans/ip_rcv_core need kprobes or fentry"))
     ks = Ksyms.load()
