@@ -22,7 +22,7 @@ integration: deps
 	$(PYTEST) tests/integration
 
 bench: deps
-	@scripts/install-deps.sh --bench
+	@scripts/install-deps.sh --bench --vm
 	$(PY) bench/run.py --rounds 3 --seconds 3
 
 vm-test: deps

@@ -17,7 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -136,6 +137,21 @@ def modes(tmp: str, seconds: float) -> Dict[str, Optional[Callable[[], Tool]]]:
     }
 
 
+@contextmanager
+def tracefs_mounted() -> Iterator[None]:
+    """bpftrace resolves `tracepoint:` probes through tracefs (netdrop does not need it: BTF). Mount it for the
+    benchmark when the host has not, and unmount it afterwards: the host is left as found."""
+    path = "/sys/kernel/tracing"
+    mounted_here = False
+    if not os.path.exists(os.path.join(path, "events")):
+        mounted_here = subprocess.run(["mount", "-t", "tracefs", "nodev", path], capture_output=True).returncode == 0
+    try:
+        yield
+    finally:
+        if mounted_here:
+            subprocess.run(["umount", path], capture_output=True)
+
+
 def _has_command(cmd: str) -> bool:
     return subprocess.run(NETDROP + [cmd, "--help"], capture_output=True).returncode == 0
 
@@ -218,10 +234,53 @@ def table(rows: List[Dict]) -> str:
     return "\n".join(out)
 
 
+def guest_hook_cost(suite: str) -> Dict:
+    """The per-packet cost of the classification hooks (eth_type_trans/ip_rcv_core), which cannot attach on a
+    kernel without kprobes or trampolines: measured in a kernel-matrix guest (tests/vm/, qemu TCG)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "vm"))
+    import run as vm  # tests/vm/run.py
+    if not shutil.which("qemu-system-x86_64"):
+        return {"error": "qemu-system-x86_64 is missing (scripts/install-deps.sh --vm)"}
+    try:
+        return vm.hook_cost(suite)
+    except subprocess.CalledProcessError:
+        return {"error": f"the {suite} guest could not be built"}
+
+
+def hook_table(suite: str, cost: Dict) -> str:
+    if "error" in cost:
+        return f"classification hooks ({suite} guest): not measured: {cost['error']}"
+    out = [f"Classification hooks, per received packet (guest: Debian {suite}, kernel {cost['kernel']}, qemu TCG):",
+           "",
+           "| hooks | packets/s untraced | packets/s hooked | vs untraced | added per packet |",
+           "| --- | ---: | ---: | ---: | ---: |"]
+    for mode, label in (("fentry", "fexit eth_type_trans + fentry ip_rcv_core"),
+                        ("kprobe", "kretprobe eth_type_trans + kprobe ip_rcv_core")):
+        c = cost.get(mode) or {}
+        if "error" in c or not c:
+            out.append(f"| {label} | - | - | - | {c.get('error', 'not measured')} |")
+            continue
+        added_us = (1 / c["hooked_pps"] - 1 / c["untraced_pps"]) * 1e6
+        out.append(f"| {label} | {c['untraced_pps']:,} | {c['hooked_pps']:,} | {c['ratio'] * 100:.1f}% | "
+                   f"{added_us:.2f} us |")
+    return "\n".join(out)
+
+
+def run_rounds(args, flood: str, frame_hex: str, tmp: str, results: Dict[str, List[Dict]]) -> None:
+    """Every mode once per round, in order: the modes are interleaved over time."""
+    available = {k: v for k, v in modes(tmp, args.seconds).items() if k == "untraced" or v is not None}
+    for rnd in range(args.rounds):
+        for mode, factory in available.items():
+            res = one_run(flood, frame_hex, args.seconds, factory)
+            results.setdefault(mode, []).append(res)
+            print(f"round {rnd + 1} {mode}: {res['drops_per_s']:,.0f} drops/s", file=sys.stderr)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--guest", default="trixie", help="kernel-matrix guest for the hook cost ('none': skip)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("error: the benchmark builds namespaces and loads BPF\nhint: run it as root", file=sys.stderr)
@@ -232,20 +291,19 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix="netdrop-bench-")
     results: Dict[str, List[Dict]] = {}
     try:
-        available = {k: v for k, v in modes(tmp, args.seconds).items() if k == "untraced" or v is not None}
-        for rnd in range(args.rounds):
-            for mode, factory in available.items():
-                res = one_run(flood, frame_hex, args.seconds, factory)
-                results.setdefault(mode, []).append(res)
-                print(f"round {rnd + 1} {mode}: {res['drops_per_s']:,.0f} drops/s", file=sys.stderr)
+        with tracefs_mounted():
+            run_rounds(args, flood, frame_hex, tmp, results)
     finally:
         L.down()
         shutil.rmtree(tmp, ignore_errors=True)
     rows = summarise(results)
+    print(table(rows), flush=True)
+    cost = guest_hook_cost(args.guest) if args.guest != "none" else {"error": "skipped (--guest none)"}
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump({"rows": rows, "runs": results, "seconds": args.seconds, "kernel": os.uname().release,
-                   "cpus": os.cpu_count()}, f, indent=2)
-    print(table(rows))
+                   "cpus": os.cpu_count(), "hook_cost": cost}, f, indent=2)
+    print()
+    print(hook_table(args.guest, cost))
     return 0
 
 

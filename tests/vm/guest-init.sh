@@ -16,6 +16,8 @@ ip link set lo up
 cp -a /src/. /tmp/netdrop && cd /tmp/netdrop
 # NETDROP_VM_GUEST: the tests skip what an emulated CPU cannot do (a 100k drops/s flood), and say so.
 export PYTHONPATH=/tmp/netdrop:/opt/netdrop-deps NO_COLOR=1 COLUMNS=120 HOME=/tmp NETDROP_VM_GUEST=1
+# netdrop.steps=cost on the kernel command line: only the hook-cost measurement (make bench)
+for arg in $(cat /proc/cmdline); do case "$arg" in netdrop.steps=*) export NETDROP_STEPS="${arg#netdrop.steps=}" ;; esac; done
 echo "@@@ kernel $(uname -r)"
 sh tests/vm/guest-run.sh 2>&1
 echo "@@@ done"

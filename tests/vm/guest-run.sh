@@ -1,7 +1,7 @@
 #!/bin/sh
 # Inside a guest: `netdrop check`, then the lab scenario with N wrong-MAC packets, once with the classification
 # hooks chosen automatically (fentry where allowed) and once with kprobes forced; then the unit and integration
-# tests; then the cost of the hooks.
+# tests; then the cost of the hooks. NETDROP_STEPS=cost (make bench): only `check` and the cost.
 N=5
 nd() { python3 -m netdrop "$@"; }
 echo "@@@ check"
@@ -20,9 +20,12 @@ lab_run() {  # $1: section name, $2: --classify mode
   grep -v "^$" /tmp/diag.err | tail -5
   nd lab down >/dev/null
 }
-lab_run report auto
-lab_run report_kprobe kprobe
-echo "@@@ pytest"
-python3 -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest -rfEs --tb=short tests/unit tests/integration 2>&1 | tail -150
+if [ "${NETDROP_STEPS:-all}" = all ]; then
+  lab_run report auto
+  lab_run report_kprobe kprobe
+  echo "@@@ pytest"
+  python3 -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest -rfEs --tb=short tests/unit tests/integration 2>&1 \
+    | tail -150
+fi
 echo "@@@ cost"
 python3 tests/vm/hookcost.py

@@ -45,15 +45,16 @@ def checkout_image(tmp: str) -> str:
     return img
 
 
-def boot(suite: str, src_img: str) -> str:
-    """Boot the guest on a throwaway copy-on-write overlay of its image; return the console output."""
+def boot(suite: str, src_img: str, steps: str = "all") -> str:
+    """Boot the guest on a throwaway copy-on-write overlay of its image; return the console output.
+    steps="cost": only `netdrop check` and the hook-cost measurement (what make bench needs)."""
     base = os.path.join(CACHE, f"{suite}.img")
     with tempfile.TemporaryDirectory(prefix="netdrop-vm-") as tmp:
         overlay = os.path.join(tmp, "overlay.qcow2")
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, overlay], check=True)
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-m", "3072", "-smp", "2", "-nographic", "-no-reboot",
                "-kernel", os.path.join(CACHE, f"{suite}.vmlinuz"), "-initrd", os.path.join(CACHE, f"{suite}.initrd"),
-               "-append", "root=/dev/vda rw console=ttyS0 init=/netdrop-init panic=-1 quiet",
+               "-append", f"root=/dev/vda rw console=ttyS0 init=/netdrop-init panic=-1 quiet netdrop.steps={steps}",
                "-drive", f"file={overlay},if=virtio,format=qcow2",
                "-drive", f"file={src_img},if=virtio,format=raw,readonly=on",
                "-nic", "none"]
@@ -68,7 +69,7 @@ def sections(console: str) -> Dict[str, str]:
     out: Dict[str, str] = {}
     name = None
     for line in console.replace("\r", "").splitlines():
-        m = re.match(r"@@@ (\w+)(.*)", line)
+        m = re.search(r"@@@ (\w+)(.*)", line)  # the first line may follow the firmware's terminal escapes
         if m:
             name = m.group(1)
             out[name] = m.group(2).strip()
@@ -117,6 +118,20 @@ def judge(suite: str, console: str) -> Dict:
     except (KeyError, ValueError, IndexError):
         res["cost"] = None
     return res
+
+
+def hook_cost(suite: str) -> Dict:
+    """Boot one guest for the hook-cost measurement only (make bench): {'kernel', 'fentry': {...}, 'kprobe': {...}}
+    with packets/s untraced and hooked, or {'error': ...}."""
+    build(suite)
+    with tempfile.TemporaryDirectory(prefix="netdrop-vmsrc-") as tmp:
+        console = boot(suite, checkout_image(tmp), steps="cost")
+    s = sections(console)
+    try:
+        cost = json.loads(s["cost"].strip().splitlines()[-1])
+    except (KeyError, ValueError, IndexError):
+        return {"error": "no cost result; console tail:\n" + "\n".join(console.splitlines()[-20:])}
+    return dict(cost, kernel=s.get("kernel", "?").splitlines()[0] if s.get("kernel") else "?")
 
 
 def pytest_summary(text: str) -> Dict[str, int]:
