@@ -24,6 +24,7 @@ from .net import netns
 SYSCTL = "/proc/sys/net/core/netdev_max_backlog"
 STATE_FILE = "/run/netdrop-lab-netdev_max_backlog"
 LOW_BACKLOG = 2
+MAX_FRAMES = 10_000  # a send of well under a second: the lowered sysctl affects the whole host meanwhile
 FAN_OUT = LOW_BACKLOG + 2  # one copy per frame more than the backlog takes
 TX_FAN_IF, RX_FAN_IF = "vF", "fF"
 BACKLOG_BRIDGE = "bl0"

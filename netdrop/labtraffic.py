@@ -55,6 +55,9 @@ def send(count: int, kind: str = "wrong-mac", interval: float = 0.0) -> int:
 
 def _send_backlog(count: int) -> int:
     from . import labbacklog
+    if count > labbacklog.MAX_FRAMES:
+        raise UsageError(f"traffic kind backlog sends at most {labbacklog.MAX_FRAMES:,} frames",
+                         "the host-wide netdev_max_backlog stays lowered for the whole send; use a smaller --count")
     try:
         with netns.entered(L.RX_NS):
             socket.if_nametoindex(labbacklog.BACKLOG_BRIDGE)

@@ -46,6 +46,18 @@ def test_lab_traffic_without_lab():
     assert_error(netdrop("lab", "traffic", "--count", "1"), 5, "the lab is not up")
 
 
+def test_lab_backlog_traffic_refused_without_its_scenario_or_when_long(lab):
+    from netdrop import labbacklog
+    with open(labbacklog.SYSCTL) as f:
+        before = f.read()
+    assert_error(netdrop("lab", "traffic", "--kind", "backlog", "--count", "1"), 2, "needs its lab scenario")
+    assert_error(netdrop("lab", "traffic", "--kind", "backlog", "--count", str(labbacklog.MAX_FRAMES + 1)), 2,
+                 "at most")
+    with open(labbacklog.SYSCTL) as f:
+        assert f.read() == before
+    assert not os.path.exists(labbacklog.STATE_FILE)
+
+
 @pytest.mark.skipif(not shutil.which("setpriv"), reason="needs setpriv")
 def test_not_root():
     from ..conftest import NETDROP
