@@ -304,7 +304,8 @@ def _cmd(exc: click.ClickException) -> str:
 
 
 def _fail(err, message: str, hint: str, code: int) -> None:
-    err.print(plain(f"error: {message}".replace("\n", " ")))
+    # soft_wrap: one line each however long (the terminal may wrap it visually; scripts read lines)
+    err.print(plain(f"error: {message}".replace("\n", " ")), soft_wrap=True)
     if hint:
-        err.print(plain(f"hint: {hint}"))
+        err.print(plain(f"hint: {hint}".replace("\n", " ")), soft_wrap=True)
     sys.exit(code)
