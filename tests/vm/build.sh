@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build (and cache) a Debian guest for the kernel matrix: stock kernel + matching headers + python3-bpfcc + iproute2
-# + nftables + what the integration tests use (pytest, tcpdump, bpftool, tmux), and netdrop's pure-Python dependencies as wheels unpacked offline. Everything comes from Debian's
-# archive and PyPI. Usage: tests/vm/build.sh SUITE   (bullseye = 5.10, bookworm = 6.1, trixie = 6.12)
+# + nftables + what the integration tests use (pytest, tcpdump, bpftool, tmux), and netdrop's pure-Python
+# dependencies as wheels unpacked offline. Everything comes from Debian's archive and PyPI.
+# Usage: tests/vm/build.sh SUITE   (bullseye = 5.10, bookworm = 6.1, trixie = 6.12)
 set -euo pipefail
 suite=${1:?usage: build.sh bullseye|bookworm|trixie}
 here=$(cd "$(dirname "$0")" && pwd)
