@@ -24,6 +24,7 @@ from .net.links import HostFacts
 from .net.netns import NetnsNames
 from .net.promisc import TemporaryPromisc
 from .render.live import SORTS, TopView
+from .signals import stop_on_signals
 from .watch import WatchConfig, build_filters
 
 FACTS_REFRESH_SECONDS = 5.0
@@ -203,9 +204,10 @@ def run_live(top: Top, console, interval: float) -> None:
     fd = sys.stdin.fileno()
     prompt: Optional[str] = None
     top.interactive = True
-    with cbreak(fd), Live(render_view(top.view()), console=console, screen=True, auto_refresh=False) as live:
+    with stop_on_signals() as stop, cbreak(fd), \
+            Live(render_view(top.view()), console=console, screen=True, auto_refresh=False) as live:
         next_at = time.monotonic() + interval
-        while True:
+        while not stop.is_set():
             ch = read_key(fd, max(0.0, next_at - time.monotonic()))
             if ch is not None:
                 if prompt is not None:  # typing a filter after "/"
@@ -228,8 +230,9 @@ def run_live(top: Top, console, interval: float) -> None:
 
 
 def run_plain(top: Top, show: Callable[[TopView], None], interval: float, count: int) -> None:
+    """Ctrl-C or SIGTERM end the run like --count does (exit 0): it is how an endless `top --json` stops."""
     n = 0
-    while not count or n < count:
-        time.sleep(interval)
-        show(top.view())
-        n += 1
+    with stop_on_signals() as stop:
+        while (not count or n < count) and not stop.wait(interval):
+            show(top.view())
+            n += 1

@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -116,3 +117,34 @@ def test_full_screen_view_in_tmux(lab, tmp_path):
         assert (tmp_path / "stty").read_text().strip() == "icanon"  # the terminal's line mode is back
     finally:
         subprocess.run([*tm, "kill-server"], capture_output=True)
+
+
+def test_renamed_then_deleted_interface_keeps_its_row(lab, background):
+    """Names follow a rename (facts are re-read every few seconds); a deleted interface's row stays, as ifN."""
+    bg = background("top", "--json", "--interval", "0.3", "--netns", L.RX_NS)
+    bg.wait_ready()
+    ifindex = HostFacts.collect(only=[L.RX_NS]).find_name(L.RX_IF, L.RX_NS)[0].ifindex
+    lab.send(3, "wrong-mac")
+
+    def until(name):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = bg.proc.stdout.readline()
+            assert line, bg.proc.stderr.read()
+            rows = [d for d in json.loads(line)["drops"] if d["reason"] == "OTHERHOST"]
+            if rows and rows[0]["interface"] == name:
+                return rows
+        raise AssertionError(f"no OTHERHOST row on {name}")
+
+    assert until(L.RX_IF)[0]["count"] == 3
+    for args in (["down"], ["name", "vBrenamed"], ["up"]):
+        subprocess.run(["ip", "-n", L.RX_NS, "link", "set", "dev", "vBrenamed" if args != ["down"] and
+                        args != ["name", "vBrenamed"] else L.RX_IF, *args], check=True)
+    assert until("vBrenamed")[0]["count"] == 3
+    subprocess.run(["ip", "-n", L.RX_NS, "link", "del", "vBrenamed"], check=True)
+    rows = until(f"if{ifindex}")
+    assert len(rows) == 1 and rows[0]["count"] == 3 and rows[0]["seen_dst_mac"] == L.WRONG_MAC
+    assert bg.proc.poll() is None, "top died when its interface went away"
+    bg.proc.send_signal(signal.SIGINT)
+    rc, _, err = bg.finish(timeout=30)
+    assert rc == 0 and "Traceback" not in err, err
