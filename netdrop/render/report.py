@@ -36,21 +36,28 @@ def drops_table(rows: Sequence[DropRow], keys: Sequence[str] = DIAGNOSE_COLUMNS,
     return table
 
 
+def _hanging(label: Text, text: Text) -> Table:
+    """`label` then `text`, whose wrapped lines stay indented under the text's start (not under the label)."""
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(label, text)
+    return grid
+
+
 def finding_panel(i: int, f: Finding) -> Panel:
-    body = Text()
-    body.append_text(plain(f.title + ".", "bold"))
-    body.append("\n")
-    body.append_text(plain(f.explanation))
+    head = Text()
+    head.append_text(plain(f.title + ".", "bold"))
+    head.append("\n")
+    head.append_text(plain(f.explanation))
+    parts: list = [head, Text()]
     if f.evidence:
-        body.append("\n\nEvidence:\n", style="bold")
-        for e in f.evidence:
-            body.append("  - ")
-            body.append_text(plain(e))
-            body.append("\n")
-    body.append("\nFix: ", style="bold green")
-    body.append_text(plain(f.fix))
+        parts.append(Text("Evidence:", style="bold"))
+        parts.extend(_hanging(Text("  - "), plain(e)) for e in f.evidence)
+        parts.append(Text())
+    parts.append(_hanging(Text("Fix: ", style="bold green"), plain(f.fix)))
     title = Text.assemble((f"Finding {i}: ", "bold"), (f.cause, CAUSE_STYLE.get(f.cause, "bold yellow")))
-    return Panel(body, title=title, title_align="left", expand=True)
+    return Panel(RGroup(*parts), title=title, title_align="left", expand=True)
 
 
 def note_text(n: Note) -> Text:

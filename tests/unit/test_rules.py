@@ -142,3 +142,14 @@ def test_render_is_plain_and_literal():
     assert "Finding 1: mac-mismatch" in text
     assert "02:de:ad:be:ef:01" in text and "ip_rcv_core+0x22c" in text
     assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_render_wrapped_evidence_and_fix_hang_under_their_text():
+    ctx = context([otherhost_count(3)], [event()], facts(), facts(otherhost=13))
+    findings, notes = run(ctx, RULES)
+    text = _render(Report(findings, [], notes, 0, 0, [], 2.0, "t"), width=60)
+    lines = text.splitlines()
+    bullet = next(i for i, line in enumerate(lines) if line.startswith("│   - sender:"))
+    assert lines[bullet + 1].startswith("│     ") and lines[bullet + 1][6] != " ", text
+    fix = next(i for i, line in enumerate(lines) if line.startswith("│ Fix: "))
+    assert lines[fix + 1].startswith("│      ") and lines[fix + 1][7] != " ", text
