@@ -1,3 +1,4 @@
+import json
 import os
 import shutil
 import subprocess
@@ -37,7 +38,6 @@ needs_fast_flood = pytest.mark.skipif(os.environ.get("NETDROP_VM_GUEST") == "1",
 
 def kfree_progs():
     """Ids of the kfree_skb BPF programs loaded now (netdrop's are named after the tracepoint)."""
-    import json
     if not shutil.which("bpftool"):
         pytest.skip("needs bpftool")
     out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
@@ -95,6 +95,16 @@ class Background:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.communicate()
+
+
+def diagnose_report(background, send, *args, duration="1.5"):
+    """`diagnose --json` in the background; send() once its probes are attached; its report."""
+    bg = background("diagnose", "--json", "--duration", duration, *args)
+    bg.wait_ready()
+    send()
+    rc, out, err = bg.finish()
+    assert rc == 0, err
+    return json.loads(out)
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
 """Every rule against its lab scenario: exactly N drops provoked, the finding's cause, evidence and count."""
-import json
 import os
 
 import pytest
@@ -7,7 +6,7 @@ import pytest
 from netdrop import lab as L
 from netdrop.net import sysctl
 
-from ..conftest import HAS_REASONS, needs_reasons
+from ..conftest import HAS_REASONS, diagnose_report, needs_reasons
 
 
 @pytest.fixture
@@ -25,12 +24,7 @@ def scenario():
 
 
 def diagnose(background, send, *extra):
-    bg = background("diagnose", "--json", "--duration", "1.5", "--netns", L.RX_NS, *extra)
-    bg.wait_ready()
-    send()
-    rc, out, err = bg.finish()
-    assert rc == 0, err
-    return json.loads(out)
+    return diagnose_report(background, send, "--netns", L.RX_NS, *extra)
 
 
 def only(report, cause):

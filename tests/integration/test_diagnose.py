@@ -1,10 +1,8 @@
 """diagnose against the real kernel: real BPF, real namespaces (the lab fixture creates and removes them)."""
-import json
-
 from netdrop import lab as L
 from netdrop.net.links import HostFacts
 
-from ..conftest import HAS_COUNTER, counter, needs_reasons
+from ..conftest import HAS_COUNTER, counter, diagnose_report, needs_reasons
 
 
 def _otherhost(ns=L.RX_NS, ifname=L.RX_IF):
@@ -14,12 +12,9 @@ def _otherhost(ns=L.RX_NS, ifname=L.RX_IF):
 
 def test_wrong_mac_finding_has_exact_fields(lab, background):
     before = _otherhost()
-    bg = background("diagnose", "--json", "--duration", "2")
-    bg.wait_ready()
-    assert lab.send(7, "wrong-mac") == 7
-    rc, out, err = bg.finish()
-    assert rc == 0, err
-    report = json.loads(out)
+    sent = []
+    report = diagnose_report(background, lambda: sent.append(lab.send(7, "wrong-mac")), duration="2")
+    assert sent == [7]
     f = [f for f in report["findings"] if f["cause"] == "mac-mismatch"]
     assert len(f) == 1
     f = f[0]
@@ -46,24 +41,15 @@ def test_wrong_mac_finding_has_exact_fields(lab, background):
 
 
 def test_correct_mac_gives_no_finding(lab, background):
-    bg = background("diagnose", "--json", "--duration", "1.5", "--ip", L.PRIMARY_IP)
-    bg.wait_ready()
-    lab.send(5, "correct")  # right MAC (to UDP_PORT on the primary, where nothing listens: NO_SOCKET)
-    rc, out, err = bg.finish()
-    assert rc == 0, err
-    report = json.loads(out)
+    # right MAC (to UDP_PORT on the primary, where nothing listens: NO_SOCKET)
+    report = diagnose_report(background, lambda: lab.send(5, "correct"), "--ip", L.PRIMARY_IP)
     assert [f for f in report["findings"] if f["cause"] == "mac-mismatch"] == []
     assert not [d for d in report["drops"] if d["reason"] == "OTHERHOST"]
 
 
 @needs_reasons
 def test_closed_port_listed_with_its_reason(lab, background):
-    bg = background("diagnose", "--json", "--duration", "1.5", "--netns", L.RX_NS)
-    bg.wait_ready()
-    lab.send(4, "closed-port")
-    rc, out, err = bg.finish()
-    assert rc == 0, err
-    report = json.loads(out)
+    report = diagnose_report(background, lambda: lab.send(4, "closed-port"), "--netns", L.RX_NS)
     rows = [d for d in report["drops"] if d["reason"] == "NO_SOCKET"]
     assert len(rows) == 1 and rows[0]["count"] == 4 and rows[0]["interface"] == L.RX_IF
     f = [f for f in report["findings"] if f["cause"] == "no-socket"]
@@ -71,11 +57,7 @@ def test_closed_port_listed_with_its_reason(lab, background):
 
 
 def test_focus_on_silent_address_explains_silence(lab, background):
-    bg = background("diagnose", "--json", "--duration", "1", "--ip", L.PRIMARY_IP)
-    bg.wait_ready()
-    rc, out, err = bg.finish()
-    assert rc == 0, err
-    report = json.loads(out)
+    report = diagnose_report(background, lambda: None, "--ip", L.PRIMARY_IP, duration="1")
     assert report["findings"] == []
     topics = {n["topic"] for n in report["notes"]}
     assert "no-evidence" in topics

@@ -10,7 +10,7 @@ import pytest
 from netdrop import lab as L
 from netdrop.net.links import HostFacts
 
-from ..conftest import counter, kfree_progs, netdrop
+from ..conftest import counter, diagnose_report, kfree_progs, netdrop
 
 
 def br0():
@@ -18,12 +18,7 @@ def br0():
 
 
 def test_bridge_without_promisc_explains_the_filter(bridge_lab, background):
-    bg = background("diagnose", "--json", "--duration", "1.5", "--ip", L.SECONDARY_IP)
-    bg.wait_ready()
-    bridge_lab.send(4, "wrong-mac")
-    rc, out, err = bg.finish()
-    assert rc == 0, err
-    r = json.loads(out)
+    r = diagnose_report(background, lambda: bridge_lab.send(4, "wrong-mac"), "--ip", L.SECONDARY_IP)
     assert [f for f in r["findings"] if f["cause"] == "mac-mismatch"] == []
     notes = {n["topic"]: n for n in r["notes"]}
     assert "br0 is not promiscuous" in notes["mac-filter"]["text"]
