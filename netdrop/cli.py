@@ -159,7 +159,8 @@ def watch(app: App, iface, netns, reason, proto, host, port, mac, count, duratio
                       count=count, duration=duration if duration is not None else float("inf"), stack=stack,
                       snaplen=snaplen, budget=budget, ready_file=ready_file, pcap=pcap, debug=app.debug)
     kernel = app.kernel()
-    width = app.width or 80
+    # 80 columns unless the terminal is wider (then reason, interface, location and addresses get the room)
+    width = app.width or (max(80, app.out.width) if app.out.is_terminal else 80)
 
     def emit(row) -> None:
         if as_json:

@@ -51,8 +51,21 @@ def _fit(s: str, width: int) -> str:
     return s if len(s) <= width else s[: max(1, width - 1)] + "~"
 
 
-# (field, width) of the 80-column line; the last field takes what is left
+# (field, width) of the 80-column line; the addresses after them take what is left
 NARROW = (("time", 8), ("netns", 8), ("interface", 5), ("reason", 10), ("location", 17), ("protocol", 3))
+# a wider terminal first lets these columns grow (by at most this much, in this order), then the addresses
+GROW = (("reason", 8), ("interface", 5), ("location", 9))
+
+
+def narrow_columns(width: int):
+    """The fixed columns for a line of `width`: the same for every line of a run, so they stay aligned."""
+    widths = dict(NARROW)
+    spare = max(0, width - 80)
+    for key, most in GROW:
+        add = min(most, spare)
+        widths[key] += add
+        spare -= add
+    return tuple((k, widths[k]) for k, _ in NARROW)
 
 
 def event_line(r: EventRow, width: int = 80, wide: bool = False) -> Text:
@@ -81,8 +94,9 @@ def event_line(r: EventRow, width: int = 80, wide: bool = False) -> Text:
         return out
     values = {"time": clock, "netns": r.netns, "interface": r.interface, "reason": r.reason,
               "location": r.location, "protocol": r.protocol}
-    parts = [_fit(values[k], w).ljust(w) for k, w in NARROW]
-    used = sum(w for _, w in NARROW) + len(NARROW)
+    columns = narrow_columns(width)
+    parts = [_fit(values[k], w).ljust(w) for k, w in columns]
+    used = sum(w for _, w in columns) + len(columns)
     line = " ".join(parts) + " " + _fit(flow, max(8, width - used))
     out = plain(line, "red" if r.pkt_type == "OTHERHOST" else "")
     if r.stack:

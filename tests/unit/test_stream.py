@@ -21,6 +21,17 @@ def test_narrow_line_fits_80_columns_and_shows_the_wrong_mac():
     assert "OTHERHOST" in line and "ip_rcv_core+0x22c" in line and "02:de:ad:be:ef:01" in line
 
 
+def test_a_wider_terminal_shows_whole_reasons_and_addresses():
+    row = EventRow(**dict(BASE, pkt_type="HOST", reason="IP_INADDRERRORS", location="ip_error+0x94",
+                          src_ip="10.200.0.1", dst_ip="10.200.0.9", dport=9999))
+    narrow = event_line(row, width=80).plain
+    assert len(narrow) <= 80 and "IP_INADDRERRORS" not in narrow
+    line = event_line(row, width=120).plain
+    assert len(line) <= 120 and "IP_INADDRERRORS" in line and line.endswith("10.200.0.1>10.200.0.9:9999")
+    other = event_line(EventRow(**dict(BASE, reason="NO_SOCKET")), width=120).plain
+    assert line.index("ip_error") == other.index("ip_rcv_core")  # columns stay aligned from line to line
+
+
 def test_wide_line_has_everything():
     line = event_line(EventRow(**BASE), wide=True).plain
     for part in ("10.200.0.1:40000 > 10.200.0.3:9999", "dst MAC 02:de:ad:be:ef:01 (is 02:25:ad:fa:a8:be)",
