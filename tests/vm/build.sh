@@ -16,7 +16,15 @@ mkdir -p "$cache"
   && { echo "cached: $img"; exit 0; }
 rm -f "$img" "$cache/$suite.rev"
 
-rm -rf "$root"
+# debootstrap mounts proc (and more) inside the root while it runs; a build killed in the middle leaves them
+# mounted. Unmount whatever is under the root (deepest first) before removing it, on every exit of this script
+# and before starting over, and never let rm cross into another filesystem.
+unmount_root() {
+  grep -o " $root/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+remove_root() { unmount_root; rm -rf --one-file-system "$root"; }
+trap unmount_root EXIT
+remove_root
 pkgs=linux-image-amd64,linux-headers-amd64,python3,python3-bpfcc,iproute2,nftables,procps,kmod,udev,e2fsprogs
 pkgs=$pkgs,python3-pytest,tcpdump,bpftool,tmux
 debootstrap --variant=minbase --include="$pkgs" "$suite" "$root" http://deb.debian.org/debian >"$cache/$suite.debootstrap.log" 2>&1 \
@@ -42,6 +50,6 @@ echo "$kver" > "$cache/$suite.kver"
 install -m 0755 "$here/guest-stub.sh" "$root/netdrop-init"
 truncate -s 6G "$img"
 mke2fs -q -t ext4 -F -d "$root" "$img"
-rm -rf "$root"
+remove_root
 echo "$rev" > "$cache/$suite.rev"
 echo "built: $img (kernel $kver, python $pyver)"
