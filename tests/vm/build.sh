@@ -20,15 +20,18 @@ rm -f "$img" "$cache/$suite.rev"
 # mounted. Unmount whatever is under the root (deepest first) before removing it, on every exit of this script
 # and before starting over, and never let rm cross into another filesystem.
 unmount_root() {
-  grep -o " $root/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  { grep -o " $root/[^ ]*" /proc/mounts || true; } | sort -r \
+    | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 remove_root() { unmount_root; rm -rf --one-file-system "$root"; }
 trap unmount_root EXIT
 remove_root
 pkgs=linux-image-amd64,linux-headers-amd64,python3,python3-bpfcc,iproute2,nftables,procps,kmod,udev,e2fsprogs
 pkgs=$pkgs,python3-pytest,tcpdump,bpftool,tmux
+# Exit 75 (EX_TEMPFAIL) when the archive cannot be reached or lacks a package: a fact about the network, which
+# run.py reports as SKIP; any other failure of this script is a bug and fails the matrix.
 debootstrap --variant=minbase --include="$pkgs" "$suite" "$root" http://deb.debian.org/debian >"$cache/$suite.debootstrap.log" 2>&1 \
-  || { tail -20 "$cache/$suite.debootstrap.log"; exit 1; }
+  || { tail -20 "$cache/$suite.debootstrap.log"; exit 75; }
 
 # netdrop's Python dependencies, pure-Python wheels unpacked into the image (the guest has no network).
 pyver=$(chroot "$root" python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
@@ -37,7 +40,7 @@ mkdir -p "$wheels"
 clickspec="click"
 case "$pyver" in 3.9) clickspec="click<8.2" ;; esac   # click 8.2 needs Python 3.10
 python3 -m pip download -q --disable-pip-version-check --only-binary=:all: --python-version "$pyver" \
-  --dest "$wheels" "$clickspec" rich pyroute2 dpkt >/dev/null
+  --dest "$wheels" "$clickspec" rich pyroute2 dpkt >/dev/null || exit 75
 deps="$root/opt/netdrop-deps"
 mkdir -p "$deps"
 for w in "$wheels"/*.whl; do python3 -m zipfile -e "$w" "$deps"; done

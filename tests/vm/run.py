@@ -22,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 CACHE = os.path.join(HERE, "cache")
 SUITES = {"bullseye": "Debian 11 (5.10)", "bookworm": "Debian 12 (6.1)", "trixie": "Debian 13 (6.12)"}
 N = 5  # wrong-MAC packets guest-run.sh sends
+BUILD_TEMPFAIL = 75  # build.sh: the archive or PyPI could not be reached (SKIP, not FAIL)
 BOOT_TIMEOUT = 1800  # seconds: a guest run takes a few minutes under TCG (bcc compiles inside); this catches a hang
 
 
@@ -166,11 +167,15 @@ def main(argv: List[str]) -> int:
             t0 = time.monotonic()
             try:
                 build(suite)
-            except subprocess.CalledProcessError:
-                # The archive could not be reached or a package is missing: a fact about the network, not about
-                # netdrop. Reported as SKIP; NETDROP_VM_STRICT=1 makes it a failure.
-                r = {"suite": suite, "kernel": "?", "ok": None, "error": "the guest could not be built (see "
-                     f"tests/vm/cache/{suite}.debootstrap.log)"}
+            except subprocess.CalledProcessError as exc:
+                if exc.returncode == BUILD_TEMPFAIL:
+                    # The archive could not be reached or a package is missing: a fact about the network, not
+                    # about netdrop. Reported as SKIP; NETDROP_VM_STRICT=1 makes it a failure.
+                    r = {"suite": suite, "kernel": "?", "ok": None, "error": "the Debian archive or PyPI could not "
+                         f"be reached (see tests/vm/cache/{suite}.debootstrap.log)"}
+                else:  # a bug in the harness: never a silent SKIP
+                    r = {"suite": suite, "kernel": "?", "ok": False,
+                         "error": f"tests/vm/build.sh {suite} failed with exit code {exc.returncode}"}
                 results.append(r)
                 print(json.dumps(r), flush=True)
                 continue
