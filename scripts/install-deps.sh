@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 want=(python3 python3-venv python3-bpfcc iproute2 bpftool)
 for arg in "$@"; do
   case "$arg" in
-    --test) want+=(tcpdump tmux iputils-arping nftables) ;;
+    --test) want+=(tcpdump tshark tmux iputils-arping nftables) ;;
     --bench) want+=(bpftrace gcc libc6-dev) ;;
     --vm) want+=(qemu-system-x86 qemu-utils debootstrap e2fsprogs) ;;
   esac

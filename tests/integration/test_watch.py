@@ -1,5 +1,6 @@
 """watch against the real kernel: lines, JSON, pcap, filters, and exact accounting under a flood."""
 import json
+import shutil
 import subprocess
 import sys
 
@@ -33,6 +34,14 @@ def test_wrong_mac_events_json_and_pcap(lab, background, tmp_path):
     assert read.returncode == 0, read.stderr
     frames = read.stdout.strip().splitlines()
     assert len(frames) == 6 and all(f"> {L.WRONG_MAC}" in f for f in frames)
+    if shutil.which("tshark"):  # what Wireshark users see: the drop's reason and place in each packet's comment
+        fields = subprocess.run(["tshark", "-r", str(pcap), "-T", "fields", "-e", "eth.dst", "-e", "frame.comment"],
+                                capture_output=True, text=True)
+        assert fields.returncode == 0, fields.stderr
+        rows = [line.split("\t") for line in fields.stdout.strip().splitlines()]
+        assert len(rows) == 6, fields.stdout
+        for dst, comment in rows:
+            assert dst == L.WRONG_MAC and "OTHERHOST" in comment and L.RX_IF in comment, comment
 
 
 @needs_reasons
