@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import List, Optional
 
 from rich.text import Text
@@ -57,8 +58,10 @@ NARROW = (("time", 8), ("netns", 8), ("interface", 5), ("reason", 10), ("locatio
 GROW = (("reason", 8), ("interface", 5), ("location", 9))
 
 
+@lru_cache(maxsize=8)
 def narrow_columns(width: int):
-    """The fixed columns for a line of `width`: the same for every line of a run, so they stay aligned."""
+    """The fixed columns for a line of `width`: the same for every line of a run, so they stay aligned (and
+    computed once per width, not once per event)."""
     widths = dict(NARROW)
     spare = max(0, width - 80)
     for key, most in GROW:
