@@ -41,6 +41,10 @@ SCENARIOS = {
     "rp-filter": "strict reverse-path filtering on the receiver; `traffic --kind rp-filter` comes from 10.99.0.1, "
                  "an address the receiver has no route back to",
     "not-local": "the sender sends 10.200.0.9 to the receiver's MAC; the receiver neither has nor routes it",
+    "forwarding": "the not-local scenario on a receiver that forwards (net.ipv4.ip_forward=1, as on any host "
+                  "running containers): `traffic --kind not-local` to 10.200.0.9 is routed back out of vB and dropped "
+                  "when nobody answers ARP (NEIGH_FAILED); `--kind no-route` to 10.201.0.9 finds no route "
+                  "(IP_INNOROUTES)",
     "netfilter": "an nftables rule in the receiver drops UDP to port 7001",
     "rcvbuf": "a process in the receiver (ndlab-sink) holds a UDP socket on port 7002 with a tiny buffer and never "
               "reads it",
@@ -54,6 +58,7 @@ SCENARIOS = {
 SENDER_IP6, PRIMARY_IP6, SECONDARY_IP6 = "fd00:200::1", "fd00:200::2", "fd00:200::3"
 SPOOF_SRC = "10.99.0.1"  # rp-filter: configured on the sender, unroutable from the receiver
 NOT_LOCAL_IP = "10.200.0.9"
+NO_ROUTE_NET, NO_ROUTE_IP = "10.201.0.0/24", "10.201.0.9"  # forwarding: the sender routes it via the receiver
 NF_PORT, SINK_PORT = 7001, 7002
 SINK_NAME = "ndlab-sink"
 OLD_RX_MAC = "02:25:ad:fa:a8:00"  # changed-mac: what vB had before the change
@@ -110,13 +115,45 @@ def _sysctl(ns: str, key: str, value: str) -> None:
     ip("netns", "exec", ns, "sysctl", "-qw", f"{key}={value}")
 
 
+# Every sysctl a scenario relies on, set in each lab namespace before any link exists (links copy conf/default).
+# A new namespace inherits IPv4's conf/all and conf/default from the host (net.core.devconf_inherit_init_net=0, the
+# default; =1 inherits IPv6's too), so a host running containers (ip_forward=1, rp_filter=1) would otherwise change
+# what the lab shows. OPTIONAL keys may be missing (a module not loaded); the others must exist.
+BASELINE_SYSCTLS = {
+    "net/ipv4/ip_forward": "0",
+    **{f"net/ipv4/conf/{scope}/{key}": "0" for scope in ("all", "default")
+       for key in ("forwarding", "rp_filter", "arp_ignore", "arp_announce", "arp_filter", "arp_notify",
+                   "accept_local", "route_localnet")},
+    # no IPv6 autoconfiguration chatter (router/neighbour solicitations) in the lab's drop counts; the ipv6
+    # scenario turns it on for its two interfaces only
+    **{f"net/ipv6/conf/{scope}/{key}": value for scope in ("all", "default")
+       for key, value in (("forwarding", "0"), ("disable_ipv6", "1"), ("accept_ra", "0"))},
+}
+OPTIONAL_SYSCTLS = {  # br_netfilter, when a container engine loaded it: bridged frames through iptables
+    "net/bridge/bridge-nf-call-iptables": "0", "net/bridge/bridge-nf-call-ip6tables": "0",
+    "net/bridge/bridge-nf-call-arptables": "0",
+}
+
+
+def set_sysctls(ns: str, values: Dict[str, str], optional: bool = False) -> None:
+    """Write /proc/sys/<key> as seen inside `ns` (net sysctls resolve in the opener's namespace)."""
+    with netns.entered(ns):
+        for key, value in values.items():
+            try:
+                with open("/proc/sys/" + key, "w") as f:
+                    f.write(value)
+            except FileNotFoundError:
+                if not optional:
+                    raise NetdropError(f"this kernel has no sysctl {key.replace('/', '.')}",
+                                       "the lab needs it; run `netdrop check`") from None
+
+
 def _build_base(bridge: bool = False) -> None:
     for ns in (RX_NS, TX_NS):
         ip("netns", "add", ns)
         ip("-n", ns, "link", "set", "lo", "up")
-        # no IPv6 autoconfiguration chatter (router/neighbour solicitations) in the lab's drop counts
-        _sysctl(ns, "net.ipv6.conf.all.disable_ipv6", "1")
-        _sysctl(ns, "net.ipv6.conf.default.disable_ipv6", "1")
+        set_sysctls(ns, BASELINE_SYSCTLS)
+        set_sysctls(ns, OPTIONAL_SYSCTLS, optional=True)
     ip("-n", TX_NS, "link", "add", "name", TX_IF, "address", TX_MAC, "type", "veth", "peer", "name", RX_IF,
         "address", PORT_MAC if bridge else RX_MAC, "netns", RX_NS)
     owner = RX_IF
@@ -165,6 +202,14 @@ def _build_rp_filter() -> None:
 
 def _build_not_local() -> None:
     ip("-n", TX_NS, "neigh", "replace", NOT_LOCAL_IP, "lladdr", RX_MAC, "dev", TX_IF, "nud", "permanent")
+
+
+def _build_forwarding() -> None:
+    """The receiver forwards; an on-link address nobody has fails ARP quickly (one probe, 100 ms) so the drop
+    falls inside a short diagnose window."""
+    set_sysctls(RX_NS, {"net/ipv4/ip_forward": "1", f"net/ipv4/neigh/{RX_IF}/mcast_solicit": "1",
+                        f"net/ipv4/neigh/{RX_IF}/app_solicit": "0", f"net/ipv4/neigh/{RX_IF}/retrans_time_ms": "100"})
+    ip("-n", TX_NS, "route", "add", NO_ROUTE_NET, "via", PRIMARY_IP)
 
 
 def _build_netfilter() -> None:
@@ -217,6 +262,7 @@ EXTRAS = {
     "macvlan": (_build_macvlan,),
     "rp-filter": (_build_rp_filter,),
     "not-local": (_build_not_local,),
+    "forwarding": (_build_not_local, _build_forwarding),
     "netfilter": (_build_netfilter,),
     "rcvbuf": (_build_sink,),
     "ipv6": (_build_ipv6,),
