@@ -11,6 +11,8 @@ import click
 
 from . import __version__
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, NetdropError
+from .lab import SCENARIOS as LAB_SCENARIOS
+from .labtraffic import TRAFFIC_KINDS
 from .render.text import console, plain
 
 
@@ -204,8 +206,7 @@ def lab() -> None:
 
 @lab.command("up")
 @click.option("--scenario", default="wrong-mac", show_default=True, help="Which fault to build (see docs/usage.md).",
-              type=click.Choice(["wrong-mac", "bridge", "changed-mac", "macvlan", "rp-filter", "not-local",
-                                 "netfilter", "rcvbuf", "ipv6", "multi", "backlog"]))
+              type=click.Choice(list(LAB_SCENARIOS)))
 @pass_app
 def lab_up(app: App, scenario: str) -> None:
     """Build the lab (rebuilds it if it exists)."""
@@ -232,12 +233,11 @@ def lab_status(app: App) -> None:
 
 @lab.command("traffic")
 @click.option("--count", "-c", type=click.IntRange(1, 10_000_000), default=3, show_default=True)
-@click.option("--kind", type=click.Choice(["wrong-mac", "closed-port", "correct", "rp-filter", "not-local",
-                                           "netfilter", "rcvbuf", "wrong-mac6", "closed-port6", "backlog"]),
+@click.option("--kind", type=click.Choice(list(TRAFFIC_KINDS)),
               default="wrong-mac", show_default=True,
               help="wrong-mac: to the secondary address; closed-port: UDP to a closed port; the others need the "
-                   "lab scenario of the same name (or multi); backlog sends broadcast frames, one CPU_BACKLOG "
-                   "drop each.")
+                   "lab scenario of the same name (or multi; no-route: forwarding); backlog sends broadcast frames, "
+                   "one CPU_BACKLOG drop each.")
 @pass_app
 def lab_traffic(app: App, count: int, kind: str) -> None:
     """Send COUNT UDP datagrams from the sender namespace."""

@@ -18,12 +18,14 @@ KINDS: Dict[str, Tuple[str, int, Optional[str], int]] = {
     "correct": (L.PRIMARY_IP, L.UDP_PORT, None, 16),
     "rp-filter": (L.PRIMARY_IP, 7000, L.SPOOF_SRC, 16),
     "not-local": (L.NOT_LOCAL_IP, 7000, None, 16),
+    "no-route": (L.NO_ROUTE_IP, 7000, None, 16),
     "netfilter": (L.PRIMARY_IP, L.NF_PORT, None, 16),
     "rcvbuf": (L.PRIMARY_IP, L.SINK_PORT, None, 512),
     "wrong-mac6": (L.SECONDARY_IP6, L.UDP_PORT, None, 16),
     "closed-port6": (L.PRIMARY_IP6, L.CLOSED_PORT, None, 16),
 }
 TRAFFIC_KINDS = tuple(KINDS) + ("backlog",)
+SCENARIO_OF = {"no-route": "forwarding", "wrong-mac6": "ipv6", "closed-port6": "ipv6"}  # kinds named otherwise
 
 
 def send(count: int, kind: str = "wrong-mac", interval: float = 0.0) -> int:
@@ -47,7 +49,12 @@ def send(count: int, kind: str = "wrong-mac", interval: float = 0.0) -> int:
                                  f"run `netdrop lab up --scenario {kind}` (or multi)") from None
         for i in range(count):
             payload = (b"netdrop-lab %d " % i).ljust(size, b".")
-            sent += sock.sendto(payload, (dst, port)) > 0
+            try:
+                sent += sock.sendto(payload, (dst, port)) > 0
+            except OSError as exc:  # e.g. no-route without the forwarding scenario's route: ENETUNREACH
+                raise UsageError(f"traffic kind {kind} could not be sent to {dst}: {exc.strerror}",
+                                 f"it needs its lab scenario: `netdrop lab up --scenario {SCENARIO_OF.get(kind, kind)}`"
+                                 ) from None
             if interval:
                 time.sleep(interval)
     return sent

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..model import Finding
-from .text import exec_prefix, hostport, plural
+from .text import addr_add_command, exec_prefix, forwarding_key, hostport, plural, read_value
 
 
 # ---- no-socket ------------------------------------------------------------------------------------------------------
@@ -69,19 +69,68 @@ def explain_netfilter(ctx, g) -> Finding:
 # ---- not-local ------------------------------------------------------------------------------------------------------
 def explain_not_local(ctx, g) -> Finding:
     dst = g.top("dst_ip")
-    fwd = ctx.host.sysctl_path(g.netns, "net/ipv4/ip_forward")
+    key = forwarding_key(dst)
+    fwd = ctx.host.sysctl_path(g.netns, key)
     owners = [o for o in ctx.after.find_ip(dst)] if dst else []
     where = ", ".join(f"{o.name} in netns {o.netns}" for o in owners) or "no interface netdrop can see"
     title = (f"{plural(g.count, 'packet', 'packets')} for {dst or '?'} reached {g.interface} (netns {g.netns}), "
              f"which neither owns nor routes that address ({g.reason})")
+    sysctl_text = f"{key.replace('/', '.')}={read_value(fwd)}"
+    if g.reason == "IP_INNOROUTES":
+        why = (f"netns {g.netns} forwards ({sysctl_text}) but has no route to {dst}, so ip_route_input() made it "
+               "unreachable (the sender got an ICMP unreachable)")
+    elif fwd == "0":
+        why = f"forwarding is off ({sysctl_text}), so it is neither delivered nor forwarded"
+    else:
+        why = f"the route lookup rejected it ({sysctl_text})"
     explanation = (f"The frames carried {g.interface}'s MAC, but {dst} is not local in netns {g.netns} "
-                   f"(it is on {where}) and forwarding is {'off' if fwd == '0' else 'on (no route)'}"
-                   f" (net.ipv4.ip_forward={fwd}), so the kernel dropped them at {g.location}.")
-    fix = (f"configure {dst} where it is expected (`ip {('-n ' + g.netns + ' ') if g.netns != 'host' else ''}addr add "
-           f"{dst}/<prefix> dev {g.interface}`), or correct the sender's route/neighbour entry that sends it here.")
+                   f"(it is on {where}) and {why}; the kernel dropped them at {g.location}.")
+    iface = ctx.iface(g.netns_inode, g.ifindex)
+    own = f"`{addr_add_command(g.netns, iface, g.interface, dst)}`" if dst else "configure it"
+    fix = (f"if {dst} belongs to this host, configure it here: {own}; otherwise correct the sender's route or "
+           f"neighbour entry that sends {dst} here" + (", or give this host a route to it if it should forward it"
+                                                        if g.reason == "IP_INNOROUTES" else "") + ".")
     return _finding("not-local", g, title, explanation, fix,
-                    [f"{dst} is configured on: {where}", f"net.ipv4.ip_forward={fwd}"],
+                    [f"{dst} is configured on: {where}", sysctl_text],
                     ip_forward=fwd, reason=g.reason)
+
+
+# ---- unresolved-neighbour -------------------------------------------------------------------------------------------
+def explain_unresolved_neighbour(ctx, g) -> Finding:
+    """NEIGH_FAILED/NEIGH_QUEUEFULL: packets waited for ARP/ND on the way out and nobody answered."""
+    dst, src = g.top("dst_ip"), g.top("src_ip")
+    v6 = bool(dst and ":" in dst)
+    asked = "neighbour solicitation (IPv6 ND)" if v6 else "ARP"
+    iface = ctx.iface(g.netns_inode, g.ifindex)
+    entry = next((n for n in iface.neighbours if n.ip == dst), None) if iface and dst else None
+    state = f"{entry.state}" if entry else "gone (the kernel already removed the failed entry)"
+    local_src = bool(src) and any(o.netns_inode == g.netns_inode for o in ctx.after.find_ip(src))
+    forwarded = bool(src) and not local_src
+    key = forwarding_key(dst)
+    fwd = ctx.host.sysctl_path(g.netns, key)
+    sysctl_text = f"{key.replace('/', '.')}={read_value(fwd)}"
+    title = (f"{plural(g.count, 'packet', 'packets')} to {dst or '?'} were dropped on {g.interface} (netns {g.netns}): "
+             f"no host answered {asked} for {dst or 'the next hop'}")
+    if forwarded:
+        how = (f"netns {g.netns} forwards ({sysctl_text}) and {dst} is not local there, so packets from {src} were "
+               f"routed out of {g.interface}, where {dst} is on-link")
+    else:
+        how = f"this namespace sent packets to {dst} out of {g.interface}, where it is on-link"
+    explanation = (f"{how}; the kernel queued them while it asked by {asked} who has {dst}, nobody answered, the "
+                   f"neighbour entry became FAILED and the queued packets were dropped at {g.location} "
+                   f"({g.reason}).")
+    own = f"`{addr_add_command(g.netns, iface, g.interface, dst)}`" if dst else "configure it"
+    fix = (f"bring up the host that owns {dst} on {g.interface}'s link"
+           + (f", or, if {dst} belongs to this host, configure it here: {own}" if forwarded else "")
+           + (f"; if it should not come here at all, correct the route or neighbour entry of the sender {src}"
+              if forwarded else "") + ".")
+    evidence = [f"neighbour entry for {dst} on {g.interface}: {state}", sysctl_text]
+    if forwarded:
+        evidence.append(f"sent by {src}" + (f" ({g.top('src_mac')})" if g.top("src_mac") else "")
+                        + f", an address netns {g.netns} does not have: the packets were forwarded")
+    return _finding("unresolved-neighbour", g, title, explanation, fix, evidence,
+                    forwarded=forwarded, neighbour_state=entry.state if entry else "gone", ip_forward=fwd,
+                    reason=g.reason)
 
 
 # ---- rcvbuf-full ----------------------------------------------------------------------------------------------------

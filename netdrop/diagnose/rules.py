@@ -10,7 +10,7 @@ from typing import Callable, Optional, Tuple
 
 from ..model import Finding
 from .explain_ip import (explain_backlog, explain_no_socket, explain_not_local, explain_netfilter, explain_rcvbuf,
-                         explain_rp_filter)
+                         explain_rp_filter, explain_unresolved_neighbour)
 from .explain_mac import explain_mac_mismatch
 
 
@@ -28,6 +28,7 @@ RULES: Tuple[Rule, ...] = (
     Rule("rp-filter", ("IP_RPFILTER",), False, explain_rp_filter),
     Rule("netfilter-drop", ("NETFILTER_DROP",), False, explain_netfilter),
     Rule("not-local", ("IP_INADDRERRORS", "IP_INNOROUTES", "IP_INVALID_SOURCE"), False, explain_not_local),
+    Rule("unresolved-neighbour", ("NEIGH_FAILED", "NEIGH_QUEUEFULL"), False, explain_unresolved_neighbour),
     Rule("rcvbuf-full", ("SOCKET_RCVBUFF",), False, explain_rcvbuf),
     Rule("backlog-full", ("CPU_BACKLOG",), False, explain_backlog),
 )

@@ -1,6 +1,7 @@
 """Small text helpers the explainers share."""
 from __future__ import annotations
 
+import ipaddress
 from typing import Optional
 
 from ..model import InterfaceFacts
@@ -51,3 +52,26 @@ def counter_text(delta: Optional[int], traced: int) -> str:
     if delta == traced:
         return f"rx_otherhost_dropped: +{delta}, matches"
     return f"rx_otherhost_dropped: +{delta} on the interface (all foreign-MAC frames, traced here: {traced})"
+
+
+def onlink_prefixlen(iface: Optional[InterfaceFacts], ip: str) -> int:
+    """The prefix length of `iface`'s subnet that holds `ip` (what `ip addr add` needs), else a host route's."""
+    addr = ipaddress.ip_address(ip)
+    for a in iface.addresses if iface else ():
+        if a.family == addr.version and addr in ipaddress.ip_network(f"{a.ip}/{a.prefixlen}", strict=False):
+            return a.prefixlen
+    return addr.max_prefixlen
+
+
+def addr_add_command(netns: str, iface: Optional[InterfaceFacts], ifname: str, ip: str) -> str:
+    """`ip addr add` for `ip` on the interface, with the prefix of the subnet it sits in: runs as printed."""
+    return f"ip {ns_prefix(netns)}addr add {ip}/{onlink_prefixlen(iface, ip)} dev {ifname}"
+
+
+def forwarding_key(ip: Optional[str]) -> str:
+    """The sysctl that says whether a namespace forwards this address family."""
+    return "net/ipv6/conf/all/forwarding" if ip and ":" in ip else "net/ipv4/ip_forward"
+
+
+def read_value(value: Optional[str]) -> str:
+    return value if value is not None else "unknown (could not be read)"
