@@ -180,8 +180,10 @@ RAW_TRACEPOINT_PROBE(kfree_skb)
 		counts.insert(&k, &zero);
 		v = counts.lookup(&k);
 	}
+	u64 nth = 0; /* this key's count on this CPU, this drop included */
 	if (v) {
 		v->count += 1;
+		nth = v->count;
 	} else {
 		int zero = 0;
 		struct nd_state *full = state.lookup(&zero);
@@ -194,7 +196,9 @@ RAW_TRACEPOINT_PROBE(kfree_skb)
 	struct nd_state *st = state.lookup(&zero);
 	if (!st)
 		return 0;
-	if (!within_budget(st)) {
+	/* The first few drops of every key are always sampled, outside the budget: a flood of one kind elsewhere on
+	 * the host must not leave a rarer drop without the frame its explanation reads (addresses, ports). */
+	if ((nth == 0 || nth > ND_FIRST_PER_KEY) && !within_budget(st)) {
 		st->stat[STAT_SAMPLED] += 1;
 		return 0;
 	}

@@ -27,8 +27,13 @@ class Enricher:
         return f.name if f else f"if{ifindex}"
 
     def iface_mac(self, netns: int, ifindex: int) -> Optional[str]:
+        """The MAC the frames should have carried: the interface's, or its bridge's for a bridge port (a port's
+        own MAC is never an IP destination; the bridge's is what its local IP stack accepts)."""
         f = self.facts.get(netns, ifindex) if self.facts else None
-        return f.mac if f else None
+        if f is None:
+            return None
+        master = self.facts.get(netns, f.master) if f.master else None
+        return master.mac if master is not None and master.kind == "bridge" else f.mac
 
     def row(self, c: DropCount, rate: Optional[float] = None, last_seen: Optional[float] = None) -> DropRow:
         k = c.key

@@ -12,12 +12,13 @@ import subprocess
 import time
 from typing import Dict, List
 
-from .errors import NetdropError, NotFound, PermissionDenied, UsageError
+from .errors import HostError, NotFound, PermissionDenied, UsageError
 from .net import netns
 
 # NETDROP_LAB_PREFIX lets parallel test runs keep separate labs; everything netdrop creates starts with it.
 PREFIX = os.environ.get("NETDROP_LAB_PREFIX", "ndlab-")
 RX_NS, TX_NS = PREFIX + "rx", PREFIX + "tx"
+MV_NS, MV_IP = PREFIX + "mv", "10.200.0.5"  # macvlan-netns: the child's own namespace and address
 RX_IF, TX_IF = "vB", "vA"
 RX_MAC, TX_MAC = "02:25:ad:fa:a8:be", "02:4e:44:00:00:01"
 WRONG_MAC = "02:de:ad:be:ef:01"
@@ -38,6 +39,8 @@ SCENARIOS = {
                    "sender's (dynamic) cache still holds the old one",
     "macvlan": "the wrong MAC belongs to a macvlan child (down) on the receiver: the sender's static entry points "
                "at the child instead of the interface that has the address",
+    "macvlan-netns": "the wrong MAC belongs to a macvlan child of vB that lives in another namespace (as a "
+                     "container's would): the macvlan delivers the frames there, where the address is not local",
     "rp-filter": "strict reverse-path filtering on the receiver; `traffic --kind rp-filter` comes from 10.99.0.1, "
                  "an address the receiver has no route back to",
     "not-local": "the sender sends 10.200.0.9 to the receiver's MAC; the receiver neither has nor routes it",
@@ -67,7 +70,7 @@ OLD_RX_MAC = "02:25:ad:fa:a8:00"  # changed-mac: what vB had before the change
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     r = subprocess.run(["ip", *args], capture_output=True, text=True)
     if check and r.returncode != 0:
-        raise NetdropError(f"`ip {' '.join(args)}` failed: {r.stderr.strip()}", "run `netdrop lab down` and retry")
+        raise HostError(f"`ip {' '.join(args)}` failed: {r.stderr.strip()}", "run `netdrop lab down` and retry")
     return r
 
 
@@ -144,7 +147,7 @@ def set_sysctls(ns: str, values: Dict[str, str], optional: bool = False) -> None
                     f.write(value)
             except FileNotFoundError:
                 if not optional:
-                    raise NetdropError(f"this kernel has no sysctl {key.replace('/', '.')}",
+                    raise HostError(f"this kernel has no sysctl {key.replace('/', '.')}",
                                        "the lab needs it; run `netdrop check`") from None
 
 
@@ -184,7 +187,7 @@ def _build_changed_mac() -> None:
     deadline = time.monotonic() + 5
     while OLD_RX_MAC not in ip("-n", TX_NS, "neigh", "show", SECONDARY_IP, check=False).stdout:
         if time.monotonic() > deadline:
-            raise NetdropError("the changed-mac lab could not resolve the receiver by ARP", "run `netdrop lab down`")
+            raise HostError("the changed-mac lab could not resolve the receiver by ARP", "run `netdrop lab down`")
         time.sleep(0.01)
     ip("-n", RX_NS, "link", "set", RX_IF, "address", RX_MAC)
 
@@ -192,6 +195,16 @@ def _build_changed_mac() -> None:
 def _build_macvlan() -> None:
     ip("-n", RX_NS, "link", "add", "link", RX_IF, "name", "mv0", "address", WRONG_MAC, "type", "macvlan",
         "mode", "bridge")
+
+
+def _build_macvlan_netns() -> None:
+    ip("netns", "add", MV_NS)
+    set_sysctls(MV_NS, BASELINE_SYSCTLS)
+    ip("-n", RX_NS, "link", "add", "link", RX_IF, "name", "mv1", "address", WRONG_MAC, "type", "macvlan",
+        "mode", "bridge")
+    ip("-n", RX_NS, "link", "set", "mv1", "netns", MV_NS)
+    ip("-n", MV_NS, "addr", "add", f"{MV_IP}/{PREFIXLEN}", "dev", "mv1")
+    ip("-n", MV_NS, "link", "set", "mv1", "up")
 
 
 def _build_rp_filter() -> None:
@@ -219,7 +232,7 @@ def _build_netfilter() -> None:
              f"add rule inet {table} input udp dport {NF_PORT} counter drop\n")
     r = subprocess.run(["ip", "netns", "exec", RX_NS, "nft", "-f", "-"], input=rules, capture_output=True, text=True)
     if r.returncode != 0:
-        raise NetdropError(f"nft failed: {r.stderr.strip() or 'not installed'}", "apt-get install nftables")
+        raise HostError(f"nft failed: {r.stderr.strip() or 'not installed'}", "apt-get install nftables")
 
 
 def _build_sink() -> None:
@@ -235,7 +248,7 @@ def _build_sink() -> None:
                 if port in f.read():
                     return
         if time.monotonic() > deadline:
-            raise NetdropError("the lab's receive sink did not start", "run `netdrop lab down` and retry")
+            raise HostError("the lab's receive sink did not start", "run `netdrop lab down` and retry")
         time.sleep(0.01)
 
 
@@ -260,6 +273,7 @@ def _build_backlog() -> None:
 EXTRAS = {
     "changed-mac": (_build_changed_mac,),
     "macvlan": (_build_macvlan,),
+    "macvlan-netns": (_build_macvlan_netns,),
     "rp-filter": (_build_rp_filter,),
     "not-local": (_build_not_local,),
     "forwarding": (_build_not_local, _build_forwarding),

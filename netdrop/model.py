@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 PACKET_TYPES = {0: "HOST", 1: "BROADCAST", 2: "MULTICAST", 3: "OTHERHOST", 4: "OUTGOING", 5: "LOOPBACK"}
 PACKET_OTHERHOST = 3
+GROUP_PKT_TYPES = (1, 2)  # PACKET_BROADCAST, PACKET_MULTICAST: frames for many hosts, not for one address
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ them; `run_live` and `run_plain` only schedule and display.
 """
 from __future__ import annotations
 
+import errno
 import os
 import select
+import signal
 import sys
 import termios
 import time
@@ -178,15 +180,31 @@ class Top:
         return True
 
 
+def _retry_eintr(fn: Callable, *args):
+    """termios.error is not an OSError, so Python does not retry it on EINTR (PEP 475): a top stopped by SIGTTOU
+    and then terminated failed here with "(4, 'Interrupted system call')"."""
+    while True:
+        try:
+            return fn(*args)
+        except termios.error as exc:
+            if not exc.args or exc.args[0] != errno.EINTR:
+                raise
+
+
 @contextmanager
 def cbreak(fd: int) -> Iterator[None]:
-    """Single keys without echo; the terminal is restored on every exit path."""
-    old = termios.tcgetattr(fd)
+    """Single keys without echo; the terminal is restored on every exit path, also from the background (SIGTTOU
+    is blocked for the restore, or a top put in the background would stop there instead of exiting)."""
+    old = _retry_eintr(termios.tcgetattr, fd)
     try:
-        tty.setcbreak(fd)
+        _retry_eintr(tty.setcbreak, fd)
         yield
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+        try:
+            _retry_eintr(termios.tcsetattr, fd, termios.TCSADRAIN, old)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def read_key(fd: int, timeout: float) -> Optional[str]:
@@ -236,3 +254,5 @@ def run_plain(top: Top, show: Callable[[TopView], None], interval: float, count:
         while (not count or n < count) and not stop.wait(interval):
             show(top.view())
             n += 1
+        if stop.is_set():  # stopped mid-interval: what was counted since the last snapshot is shown, not lost
+            show(top.view())

@@ -8,8 +8,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from ..model import DropCount, DropEvent, Finding, InterfaceFacts, Note
+from ..model import GROUP_PKT_TYPES, DropCount, DropEvent, Finding, InterfaceFacts, Note
 from ..net.inspect import NullHost
+from .explain_ip import explain_unsampled
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def build_groups(ctx: Context, rules) -> Dict[str, List[Group]]:
         k = c.key
         reason = en.reason(k.reason, k.pkt_type, k.location)
         rule = by_reason.get(reason)
-        if rule is None:
+        if rule is None or (rule.unicast_only and k.pkt_type in GROUP_PKT_TYPES):
             continue
         gk = group_key(rule, k, reason)
         g = groups.get(gk)
@@ -100,7 +101,7 @@ def build_groups(ctx: Context, rules) -> Dict[str, List[Group]]:
     for e in ctx.events:
         reason = en.event_reason(e)
         rule = by_reason.get(reason)
-        if rule is None:
+        if rule is None or (rule.unicast_only and e.pkt_type in GROUP_PKT_TYPES):
             continue
         if rule.by_destination:
             gk = (reason, e.netns, e.ifindex, e.packet.dst_mac, e.packet.dst_ip)
@@ -129,7 +130,7 @@ def run(ctx: Context, rules) -> Tuple[List[Finding], List[Note]]:
     for cause, groups in build_groups(ctx, rules).items():
         rule = next(r for r in rules if r.cause == cause)
         for g in sorted(groups, key=lambda g: -g.count):
-            f = rule.explain(ctx, g)
+            f = rule.explain(ctx, g) if g.events or not rule.needs_frames else explain_unsampled(ctx, g, cause)
             if f is not None and in_focus(f, ctx.focus):
                 findings.append(f)
     findings.sort(key=lambda f: -f.count)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..model import Finding
+from .explain_mac import sender_and_fix
 from .text import addr_add_command, exec_prefix, forwarding_key, hostport, plural, read_value
 
 
@@ -43,7 +44,7 @@ def explain_rp_filter(ctx, g) -> Finding:
            f"route add {src} dev {g.interface}`), or use loose mode: `sysctl net.ipv4.conf.{g.interface}.rp_filter=2`"
            " (and conf.all, which the kernel combines by maximum).")
     return _finding("rp-filter", g, title, explanation, fix,
-                    [f"rp_filter on {g.interface} (max of conf.all and conf.{g.interface}): {value}",
+                    [f"rp_filter on {g.interface} (max of conf.all and conf.{g.interface}): {read_value(value)}",
                      f"route back to {src}: {back if back else 'none'}"],
                     rp_filter=value, source=src, route_back=back or None)
 
@@ -86,6 +87,9 @@ def explain_not_local(ctx, g) -> Finding:
     explanation = (f"The frames carried {g.interface}'s MAC, but {dst} is not local in netns {g.netns} "
                    f"(it is on {where}) and {why}; the kernel dropped them at {g.location}.")
     iface = ctx.iface(g.netns_inode, g.ifindex)
+    owner = next((o for o in owners if o.netns_inode != g.netns_inode or o.ifindex != g.ifindex), None)
+    if owner is not None and iface is not None:
+        return _misdelivered(ctx, g, dst, iface, owner, where, sysctl_text, fwd)
     own = f"`{addr_add_command(g.netns, iface, g.interface, dst)}`" if dst else "configure it"
     fix = (f"if {dst} belongs to this host, configure it here: {own}; otherwise correct the sender's route or "
            f"neighbour entry that sends {dst} here" + (", or give this host a route to it if it should forward it"
@@ -93,6 +97,26 @@ def explain_not_local(ctx, g) -> Finding:
     return _finding("not-local", g, title, explanation, fix,
                     [f"{dst} is configured on: {where}", sysctl_text],
                     ip_forward=fwd, reason=g.reason)
+
+
+def _misdelivered(ctx, g, dst, iface, owner, where, sysctl_text, fwd) -> Finding:
+    """The address lives on another interface of this host (a macvlan's parent, another container): the sender
+    used the receiving interface's MAC for it, so the frames went to the wrong place. Configuring the address here
+    would duplicate it: the fix is the sender's neighbour entry."""
+    seen = g.top("dst_mac") or iface.mac
+    sender_note, fix = sender_and_fix(ctx, dst, seen, owner.mac, g.top("src_ip"), g.top("src_mac"), owner,
+                                      owner.netns)
+    title = (f"{plural(g.count, 'packet', 'packets')} for {dst} were delivered to {g.interface} (netns {g.netns}), "
+             f"which does not have that address: it belongs to {owner.name} (netns {owner.netns})")
+    explanation = (f"The frames carried {g.interface}'s MAC {seen} instead of {owner.name}'s {owner.mac}, so they "
+                   f"reached netns {g.netns}, where {dst} is not local ({sysctl_text}); the kernel dropped them at "
+                   f"{g.location} ({g.reason}). The sender resolves {dst} to the wrong interface's MAC.")
+    evidence = [f"{dst} is configured on: {where}", f"seen destination MAC {seen} ({g.interface}), expected "
+                f"{owner.mac} ({owner.name})", sysctl_text]
+    if sender_note:
+        evidence.append(sender_note)
+    return _finding("not-local", g, title, explanation, fix, evidence, ip_forward=fwd, reason=g.reason,
+                    owner={"netns": owner.netns, "interface": owner.name, "mac": owner.mac})
 
 
 # ---- unresolved-neighbour -------------------------------------------------------------------------------------------
@@ -138,8 +162,8 @@ def explain_rcvbuf(ctx, g) -> Finding:
     dport, proto = g.top("dport"), g.top("proto_name") or "udp"
     owner = ctx.host.socket_owner(g.netns, proto, dport) if dport else None
     who = f"{owner[1]} (pid {owner[0]})" if owner else "the receiving process (already gone)"
-    rmax = ctx.host.sysctl_path(g.netns, "net/core/rmem_max")
-    rdef = ctx.host.sysctl_path(g.netns, "net/core/rmem_default")
+    rmax = read_value(ctx.host.sysctl_path(g.netns, "net/core/rmem_max"))
+    rdef = read_value(ctx.host.sysctl_path(g.netns, "net/core/rmem_default"))
     title = (f"{plural(g.count, 'datagram', 'datagrams')} to {hostport(g.top('dst_ip'), dport)} were dropped: "
              f"the socket's receive buffer was full")
     explanation = (f"{who} owns the {proto} socket on port {dport} but does not read fast enough; when its "
@@ -155,7 +179,7 @@ def explain_rcvbuf(ctx, g) -> Finding:
 # ---- backlog-full ---------------------------------------------------------------------------------------------------
 def explain_backlog(ctx, g) -> Finding:
     # host-wide: a namespace other than the first has no net.core.netdev_max_backlog of its own
-    backlog = ctx.host.sysctl_path(None, "net/core/netdev_max_backlog")
+    backlog = read_value(ctx.host.sysctl_path(None, "net/core/netdev_max_backlog"))
     title = f"{plural(g.count, 'packet', 'packets')} on {g.interface} were dropped: the per-CPU input backlog was full"
     explanation = (f"Packets queued for the stack (netif_rx, RPS) faster than softirq processing drained them; "
                    f"beyond net.core.netdev_max_backlog={backlog} the kernel drops them at {g.location}.")
@@ -163,3 +187,17 @@ def explain_backlog(ctx, g) -> Finding:
            "keeps the CPU from running softirqs.")
     return _finding("backlog-full", g, title, explanation, fix, [f"net.core.netdev_max_backlog={backlog}"],
                     netdev_max_backlog=backlog)
+
+
+# ---- any cause whose frames were not sampled ----------------------------------------------------------------------
+def explain_unsampled(ctx, g, cause: str) -> Finding:
+    """The exact count is there but no frame was sampled (the ring buffer was full): say what is known, and no more."""
+    title = (f"{plural(g.count, 'packet', 'packets')} on {g.interface} (netns {g.netns}) were dropped at "
+             f"{g.location} ({g.reason})")
+    explanation = ("netdrop counted them exactly but sampled none of their frames (the event ring buffer was full "
+                   "or the events were sampled away), so it cannot name their addresses or ports.")
+    fix = (f"rerun focused on them to see the frames: `netdrop diagnose --netns {g.netns} --iface {g.interface}`"
+           if g.netns != "-" and g.interface != "-" else "rerun `netdrop diagnose` focused with --netns/--iface.")
+    return Finding(cause=cause, title=title, explanation=explanation, fix=fix, interface=g.interface, netns=g.netns,
+                   count=g.count, evidence=(f"dropped at {g.location}", "frames sampled: 0"),
+                   extra={"reason": g.reason, "sampled": False})

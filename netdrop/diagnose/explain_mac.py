@@ -5,7 +5,7 @@ from typing import Optional
 
 from ..model import Finding, InterfaceFacts
 from ..net.sysctl import ARP_KEYS
-from .maccause import MacEvidence, arp_notes, classify
+from .maccause import MacEvidence, arp_notes, classify, resolver
 from .text import address_kind, counter_text, exec_prefix, ns_prefix, plural, role_of
 
 
@@ -33,7 +33,7 @@ def explain_mac_mismatch(ctx, g) -> Finding:
     if local is None and ip:
         elsewhere = ", ".join(f"{o.name} in netns {o.netns}" for o in owners) or "no interface netdrop can see"
         evidence.append(f"{ip} is not an address of {ifname}; it belongs to {elsewhere}")
-    sender_note, fix = _sender_and_fix(ctx, ip, g.dst_mac, expected, sender_ip, sender_mac, iface, g.netns)
+    sender_note, fix = sender_and_fix(ctx, ip, g.dst_mac, expected, sender_ip, sender_mac, iface, g.netns)
     if sender_note:
         evidence.append(sender_note)
     cls = ctx.classes.get((g.netns_inode, g.ifindex, g.dst_mac)) if g.dst_mac else None
@@ -87,6 +87,9 @@ def _fix_other_interface(ev: MacEvidence, sender_fix: str) -> str:
 
 def _fix_changed(ev: MacEvidence, sender_fix: str) -> str:
     rx = ev.receiver.name if ev.receiver else "the interface"
+    if resolver(ev.ip) != "ARP":
+        return (f"make the sender forget the old MAC: {sender_fix} (and `sysctl net.ipv6.conf.{rx}.ndisc_notify=1` "
+                "so the kernel advertises future changes)")
     return (f"announce the current MAC so neighbours update their caches (`arping -U -c 3 -I {rx} {ev.ip}`, and "
             f"`sysctl net.ipv4.conf.{rx}.arp_notify=1` so the kernel announces future changes); or: {sender_fix}")
 
@@ -120,15 +123,16 @@ def _neigh_dict(ctx, ip, seen_mac, sender_ip, sender_mac):
     return {"netns": s.netns, "interface": s.name, "lladdr": n.mac, "state": n.state}
 
 
-def _sender_and_fix(ctx, ip, seen_mac, expected, sender_ip, sender_mac, iface, netns):
+def sender_and_fix(ctx, ip, seen_mac, expected, sender_ip, sender_mac, iface, netns):
     announce = ""
-    if iface is not None and ip:
+    if iface is not None and ip and resolver(ip) == "ARP":  # arping speaks ARP only
         announce = f"`{exec_prefix(netns)}arping -U -c 3 -I {iface.name} {ip}` announces the right MAC"
     who = f"{sender_ip or '?'} / {sender_mac or '?'}"
     s = _sender_iface(ctx, sender_ip, sender_mac)
     if s is None:
         note = f"sender: {who} (not on this host: its neighbour cache cannot be read from here)"
-        fix = (f"correct the sender's neighbour (ARP) entry for {ip}: it must point at {expected}, not {seen_mac}"
+        fix = (f"correct the sender's neighbour ({resolver(ip)}) entry for {ip}: it must point at {expected}, not "
+               f"{seen_mac}"
                f" (on the sender: `ip neigh del {ip} dev <its interface>`, or fix the static entry)")
         if announce:
             fix += f"; from this host, {announce} to senders that accept gratuitous ARP"
@@ -144,7 +148,7 @@ def _sender_and_fix(ctx, ip, seen_mac, expected, sender_ip, sender_mac, iface, n
         note += ", the wrong MAC"
     if state in ("PERMANENT", "NOARP"):
         fix = (f"the sender has a static entry: `ip {ns_prefix(s.netns)}neigh replace {ip} lladdr {expected} "
-               f"dev {s.name} nud permanent` (or delete it so ARP resolves it).")
+               f"dev {s.name} nud permanent` (or delete it so {resolver(ip)} resolves it).")
     else:
         fix = f"flush the sender's stale entry: `ip {ns_prefix(s.netns)}neigh del {ip} dev {s.name}`"
         fix += (f"; {announce}." if announce else ".")

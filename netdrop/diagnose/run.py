@@ -35,16 +35,13 @@ class DiagnoseConfig:
 
 
 def validate(cfg: DiagnoseConfig, names: NetnsNames, facts: HostFacts) -> DiagnoseConfig:
-    if not (0 < cfg.duration <= 86400 or cfg.duration == float("inf")):
-        raise UsageError(f"--duration {cfg.duration} is out of range", "give seconds between 0 and 86400, e.g. 10")
+    if not (0 < cfg.duration <= 86400 or cfg.duration == float("inf")):  # inf: --follow, never typed
+        raise UsageError(f"--duration {cfg.duration} is out of range",
+                         "give seconds above 0 and at most 86400, e.g. 10; --follow watches without end")
     if cfg.netns and names.inode(cfg.netns) is None:
         raise NotFound(f"no network namespace named {cfg.netns}", "list them with `ip netns list`")
     if cfg.ip:
-        try:
-            ip = str(ipaddress.ip_address(cfg.ip))
-        except ValueError:
-            raise UsageError(f"{cfg.ip!r} is not an IP address", "give an IPv4 or IPv6 address, e.g. 10.0.0.3") from None
-        cfg = DiagnoseConfig(**{**cfg.__dict__, "ip": ip})
+        cfg = _with_address(cfg, facts)
     if cfg.iface and not facts.find_name(cfg.iface, cfg.netns):
         where = f" in netns {cfg.netns}" if cfg.netns else ""
         raise NotFound(f"no interface named {cfg.iface}{where}",
@@ -55,6 +52,27 @@ def validate(cfg: DiagnoseConfig, names: NetnsNames, facts: HostFacts) -> Diagno
     if cfg.promisc and cfg.ip and not cfg.iface and not facts.find_ip(cfg.ip):
         raise NotFound(f"{cfg.ip} is not configured on any interface", "--promisc needs an interface to hold")
     return cfg
+
+
+def _with_address(cfg: DiagnoseConfig, facts: HostFacts) -> DiagnoseConfig:
+    """--ip in canonical form; a zone (fe80::1%eth0) must name an interface, which becomes the --iface."""
+    text, _, zone = cfg.ip.partition("%")
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        raise UsageError(f"{cfg.ip!r} is not an IP address", "give an IPv4 or IPv6 address, e.g. 10.0.0.3") from None
+    iface = cfg.iface
+    if zone:
+        if ip.version != 6 or not ip.is_link_local:
+            raise UsageError(f"{cfg.ip!r}: only an IPv6 link-local address takes a %zone",
+                             "give the address alone, and --iface for the interface")
+        if not facts.find_name(zone, cfg.netns):
+            raise NotFound(f"no interface named {zone!r} (the zone of --ip)",
+                           "list them with `ip link`" + (f" / `ip -n {cfg.netns} link`" if cfg.netns else ""))
+        if iface and iface != zone:
+            raise UsageError(f"--ip's zone {zone!r} and --iface {iface!r} disagree", "give one interface")
+        iface = zone
+    return DiagnoseConfig(**{**cfg.__dict__, "ip": str(ip), "iface": iface})
 
 
 def promisc_targets(cfg: DiagnoseConfig, facts: HostFacts) -> List[Tuple[Optional[str], str]]:

@@ -22,8 +22,11 @@ def drops_table(rows: Sequence[DropRow], keys: Sequence[str] = DIAGNOSE_COLUMNS,
                   header_style="bold")
     cols = [BY_KEY[k] for k in keys]
     for c in cols:
-        table.add_column(c.header, justify=c.justify, min_width=c.width, no_wrap=c.key != "mac",
-                         overflow="fold")
+        # names, reasons, locations and addresses wrap (folding inside a word if they must), never cut: a cut
+        # value can read as another valid one (NOT_SPECIFIE, a shorter interface name); numbers never need room
+        numeric = c.justify == "right"
+        table.add_column(c.header, justify=c.justify, min_width=c.width, no_wrap=numeric,
+                         overflow="ellipsis" if numeric else "fold")
     for r in rows:
         cells: List[Text] = []
         for c in cols:

@@ -48,8 +48,11 @@ def _ep(ip: Optional[str], port: Optional[int]) -> str:
     return f"{host}:{port}" if port is not None else host
 
 
+ELLIPSIS = "\u2026"  # what marks a cut value: never "~" or nothing, which can read as another valid value
+
+
 def _fit(s: str, width: int) -> str:
-    return s if len(s) <= width else s[: max(1, width - 1)] + "~"
+    return s if len(s) <= width else s[: max(1, width - 1)] + ELLIPSIS
 
 
 # (field, width) of the 80-column line; the addresses after them take what is left

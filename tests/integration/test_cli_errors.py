@@ -34,7 +34,7 @@ def test_bad_address():
 
 
 def test_bad_duration():
-    assert_error(netdrop("diagnose", "--duration", "-1"), 2, "out of range")
+    assert_error(netdrop("diagnose", "--duration", "-1"), 2, "not in the range 0<x<=86400")
 
 
 def test_unknown_option_is_usage_error():
