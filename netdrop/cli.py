@@ -80,16 +80,23 @@ class _ClosedPipe(Exception):
     """A BrokenPipeError carried past click."""
 
 
+class _Interrupted(Exception):
+    """A KeyboardInterrupt carried past click."""
+
+
 class NetdropGroup(click.Group):
     """Workaround (click 8): Command.main() turns an EPIPE raised by a command into sys.exit(1) even with
-    standalone_mode=False, so a closed pipe (`| head -n 1`) ended netdrop with exit 1. It is re-raised here as an
-    exception click does not intercept, and main() ends normally."""
+    standalone_mode=False, so a closed pipe (`| head -n 1`) ended netdrop with exit 1; and it answers a
+    KeyboardInterrupt by printing an empty line to stderr before our `error:` line. Both are re-raised here as
+    exceptions click does not intercept, and main() handles them."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
             raise _ClosedPipe() from None
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
 
 
 @click.group(cls=NetdropGroup, invoke_without_command=True,
@@ -337,7 +344,7 @@ _MAIN_PID = 0
 
 def _on_sigterm(signum, frame):
     if os.getpid() != _MAIN_PID:  # a forked helper (a library's child) must not run netdrop's exit path
-        os._exit(128 + signum)
+        os._exit(EXIT_INTERRUPTED)
     raise KeyboardInterrupt
 
 
@@ -356,7 +363,7 @@ def main(argv=None) -> None:
         _fail(err, exc.format_message(), f"see `netdrop {_cmd(exc)}--help`", EXIT_USAGE)
     except click.ClickException as exc:
         _fail(err, exc.format_message(), f"see `netdrop {_cmd(exc)}--help`", exc.exit_code or EXIT_USAGE)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, _Interrupted, click.exceptions.Abort):
         if debug:
             traceback.print_exc()
         _fail(err, "interrupted", "probes were detached; the host is as it was", EXIT_INTERRUPTED)

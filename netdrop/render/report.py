@@ -25,7 +25,9 @@ def drops_table(rows: Sequence[DropRow], keys: Sequence[str] = DIAGNOSE_COLUMNS,
         # names, reasons, locations and addresses wrap (folding inside a word if they must), never cut: a cut
         # value can read as another valid one (NOT_SPECIFIE, a shorter interface name); numbers never need room
         numeric = c.justify == "right"
-        table.add_column(c.header, justify=c.justify, min_width=c.width, no_wrap=numeric,
+        # only numbers insist on their width: text (headers too) wraps, so the table fits the terminal instead of
+        # being cropped at its edge
+        table.add_column(c.header, justify=c.justify, min_width=c.width if numeric else None, no_wrap=numeric,
                          overflow="ellipsis" if numeric else "fold")
     for r in rows:
         cells: List[Text] = []
