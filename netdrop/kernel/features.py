@@ -103,6 +103,11 @@ def capabilities() -> List[Capability]:
                            "run as root" if tracefs_mount_points() else
                            "mount -t tracefs nodev /sys/kernel/tracing (reason names then come from the format file;"
                            " without it they come from BTF)"))
+    try:
+        from ..bpf.sources import bpf_dir
+        rows.append(Capability("BPF sources", True, bpf_dir(), required=True))
+    except KernelError as exc:
+        rows.append(Capability("BPF sources", False, exc.message, exc.hint, True))
     from .headers import find_headers
     try:
         tree = find_headers()
