@@ -21,7 +21,7 @@ from .enrich import Enricher
 from .errors import UsageError
 from .model import DropKey, DropRow
 from .net.links import HostFacts
-from .net.netns import NetnsNames
+from .net.namespaces import Registry
 from .net.promisc import TemporaryPromisc
 from .render.live import SORTS, TopView
 from .signals import stop_on_signals
@@ -46,9 +46,8 @@ class TopConfig:
 class Tracker:
     """Counts -> rows: cumulative since start (or the last reset), rate over the last interval, last change."""
 
-    def __init__(self, kernel, names: NetnsNames, facts: HostFacts):
+    def __init__(self, kernel, names: Registry, facts: HostFacts):
         self.kernel = kernel
-        self.names, self.facts = names, facts
         self.enrich = Enricher(kernel, names, facts)
         self.baseline: Dict[DropKey, int] = {}
         self.prev: Optional[Snapshot] = None
@@ -60,12 +59,11 @@ class Tracker:
             self.baseline = {k: c.count for k, c in self.prev.counts.items()}
 
     def _refresh_names(self, snap: Snapshot) -> None:
-        unknown = any(k.ifindex and self.facts.get(k.netns, k.ifindex) is None for k in snap.counts)
-        if unknown or snap.at - self.facts_at > FACTS_REFRESH_SECONDS:
+        if snap.at - self.facts_at > FACTS_REFRESH_SECONDS:
             self.facts_at = snap.at
-            self.names = NetnsNames()
-            self.facts = HostFacts.collect(self.names)  # renamed or deleted interfaces: names follow, "ifN" if gone
-            self.enrich = Enricher(self.kernel, self.names, self.facts)
+            self.enrich.reread()  # renamed or deleted interfaces: names follow, "ifN" if gone
+        else:
+            self.enrich.ensure_all(snap.counts.values())  # new namespaces and interfaces: named at their first drop
 
     def rows(self, snap: Snapshot) -> List[DropRow]:
         self._refresh_names(snap)
@@ -95,7 +93,7 @@ class Top:
 
     def __init__(self, cfg: TopConfig, kernel, collector_factory: Callable):
         self.cfg, self.kernel = cfg, kernel
-        self.names = NetnsNames()
+        self.names = Registry()
         facts = HostFacts.collect(self.names)
         filters, _ = build_filters(WatchConfig(iface=cfg.iface, netns=cfg.netns, reason=cfg.reason), kernel,
                                    self.names, facts)

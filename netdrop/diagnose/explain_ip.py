@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..model import Finding
-from .text import exec_prefix, hostport, plural
+from .text import exec_prefix, hostport, ip_cmd, plural, shown
 
 
 # ---- no-socket ------------------------------------------------------------------------------------------------------
@@ -36,15 +36,16 @@ def explain_rp_filter(ctx, g) -> Finding:
              else "the route back to it is unknown")
     title = (f"{plural(g.count, 'packet', 'packets')} from {src or '?'} to {dst or '?'} on {g.interface} failed the "
              f"reverse-path filter")
-    explanation = (f"With rp_filter={value if value is not None else '?'} (1 = strict) the kernel accepts a packet only "
-                   f"if the route back to its source leaves by the interface it came in on; for {src} {route}, so "
+    explanation = (f"With rp_filter={shown(value)} (1 = strict) the kernel accepts a packet only "
+                   f"if the route back to its source leaves by the interface it came in on; for {shown(src, 'the source')} {route}, so "
                    "ip_rcv_finish() dropped it before netfilter's INPUT chain and before any socket.")
-    fix = (f"add a route back to {src} via {g.interface} (`ip {('-n ' + g.netns + ' ') if g.netns != 'host' else ''}"
-           f"route add {src} dev {g.interface}`), or use loose mode: `sysctl net.ipv4.conf.{g.interface}.rp_filter=2`"
+    fix = (f"add a route back to {src} via {g.interface} (`{ip_cmd(g.netns)} "
+           f"route add {src} dev {g.interface}`), or use loose mode: "
+           f"`{exec_prefix(g.netns)}sysctl net.ipv4.conf.{g.interface}.rp_filter=2`"
            " (and conf.all, which the kernel combines by maximum).")
     return _finding("rp-filter", g, title, explanation, fix,
-                    [f"rp_filter on {g.interface} (max of conf.all and conf.{g.interface}): {value}",
-                     f"route back to {src}: {back if back else 'none'}"],
+                    [f"rp_filter on {g.interface} (max of conf.all and conf.{g.interface}): {shown(value)}",
+                     f"route back to {shown(src, 'the source')}: {back if back else 'none'}"],
                     rp_filter=value, source=src, route_back=back or None)
 
 
@@ -75,12 +76,12 @@ def explain_not_local(ctx, g) -> Finding:
     title = (f"{plural(g.count, 'packet', 'packets')} for {dst or '?'} reached {g.interface} (netns {g.netns}), "
              f"which neither owns nor routes that address ({g.reason})")
     explanation = (f"The frames carried {g.interface}'s MAC, but {dst} is not local in netns {g.netns} "
-                   f"(it is on {where}) and forwarding is {'off' if fwd == '0' else 'on (no route)'}"
-                   f" (net.ipv4.ip_forward={fwd}), so the kernel dropped them at {g.location}.")
-    fix = (f"configure {dst} where it is expected (`ip {('-n ' + g.netns + ' ') if g.netns != 'host' else ''}addr add "
+                   f"(it is on {where}) and forwarding is {'off' if fwd == '0' else 'on (no route)' if fwd else 'unknown'}"
+                   f" (net.ipv4.ip_forward={shown(fwd)}), so the kernel dropped them at {g.location}.")
+    fix = (f"configure {shown(dst, 'the address')} where it is expected (`{ip_cmd(g.netns)} addr add "
            f"{dst}/<prefix> dev {g.interface}`), or correct the sender's route/neighbour entry that sends it here.")
     return _finding("not-local", g, title, explanation, fix,
-                    [f"{dst} is configured on: {where}", f"net.ipv4.ip_forward={fwd}"],
+                    [f"{dst} is configured on: {where}", f"net.ipv4.ip_forward={shown(fwd)}"],
                     ip_forward=fwd, reason=g.reason)
 
 
@@ -96,9 +97,9 @@ def explain_rcvbuf(ctx, g) -> Finding:
     explanation = (f"{who} owns the {proto} socket on port {dport} but does not read fast enough; when its "
                    f"receive buffer is full the kernel drops what arrives ({g.location}).")
     fix = (f"make {who} read faster, or give the socket a larger buffer (SO_RCVBUF; capped by "
-           f"net.core.rmem_max={rmax}, default net.core.rmem_default={rdef}).")
+           f"net.core.rmem_max={shown(rmax)}, default net.core.rmem_default={shown(rdef)}).")
     return _finding("rcvbuf-full", g, title, explanation, fix,
-                    [f"socket owner: {who}", f"net.core.rmem_max={rmax}, rmem_default={rdef}"],
+                    [f"socket owner: {who}", f"net.core.rmem_max={shown(rmax)}, rmem_default={shown(rdef)}"],
                     port=dport, protocol=proto, process=owner[1] if owner else None,
                     pid=owner[0] if owner else None, rmem_max=rmax, rmem_default=rdef)
 
@@ -109,8 +110,8 @@ def explain_backlog(ctx, g) -> Finding:
     backlog = ctx.host.sysctl_path(None, "net/core/netdev_max_backlog")
     title = f"{plural(g.count, 'packet', 'packets')} on {g.interface} were dropped: the per-CPU input backlog was full"
     explanation = (f"Packets queued for the stack (netif_rx, RPS) faster than softirq processing drained them; "
-                   f"beyond net.core.netdev_max_backlog={backlog} the kernel drops them at {g.location}.")
+                   f"beyond net.core.netdev_max_backlog={shown(backlog)} the kernel drops them at {g.location}.")
     fix = ("raise net.core.netdev_max_backlog, spread the receive load over more CPUs (RSS/RPS), or find what "
            "keeps the CPU from running softirqs.")
-    return _finding("backlog-full", g, title, explanation, fix, [f"net.core.netdev_max_backlog={backlog}"],
+    return _finding("backlog-full", g, title, explanation, fix, [f"net.core.netdev_max_backlog={shown(backlog)}"],
                     netdev_max_backlog=backlog)

@@ -6,7 +6,7 @@ from typing import Optional
 from ..model import Finding, InterfaceFacts
 from ..net.sysctl import ARP_KEYS
 from .maccause import MacEvidence, arp_notes, classify
-from .text import address_kind, counter_text, exec_prefix, ns_prefix, plural, role_of
+from .text import address_kind, counter_text, exec_prefix, ip_cmd, plural, role_of
 
 
 # ---- mac-mismatch ---------------------------------------------------------------------------------------------------
@@ -21,18 +21,32 @@ def explain_mac_mismatch(ctx, g) -> Finding:
     traced_iface_total = sum(c.count for c in ctx.counts if c.key.netns == g.netns_inode
                              and c.key.ifindex == g.ifindex and c.key.pkt_type == 3)
     delta = ctx.counter_delta(g.netns_inode, g.ifindex, "rx_otherhost_dropped")
+    missing = ctx.counter_missing(g.netns_inode, g.ifindex, "rx_otherhost_dropped") if delta is None else ""
+    unread = "" if iface else ctx.why_no_facts(g.netns_inode, g.ifindex)
     ifname = g.interface
     what = f"{ip} ({role})" if role else (ip or "another host")
+    mac_text = expected or f"unknown ({unread})" if not iface else expected or "none (it has no MAC address)"
     title = (f"{plural(g.count, 'frame', 'frames')} for {what} arrived with destination MAC {g.dst_mac}, "
-             f"but {ifname}'s MAC is {expected or 'unknown'}")
+             f"but {ifname}'s MAC is {mac_text}")
     explanation = (f"eth_type_trans() marked them PACKET_OTHERHOST and {g.location.split('+')[0]}() discarded them "
                    f"before netfilter: no iptables/nft rule or counter sees them "
-                   f"({counter_text(delta, traced_iface_total)}).")
-    evidence = [f"seen destination MAC {g.dst_mac}, expected {expected} ({ifname} in netns {g.netns})",
+                   f"({counter_text(delta, traced_iface_total, missing)}).")
+    evidence = [f"seen destination MAC {g.dst_mac}, expected {mac_text} ({ifname} in netns {g.netns})",
                 f"dropped at {g.location}"]
+    holder = _holder_text(g.netns)
+    if holder:
+        evidence.append(holder)
+    if g.netns_inode in ctx.born:
+        evidence.append(f"netns {g.netns} appeared during the window: netdrop found it at its first drop, and its "
+                        "counters started inside the window")
     if local is None and ip:
         elsewhere = ", ".join(f"{o.name} in netns {o.netns}" for o in owners) or "no interface netdrop can see"
-        evidence.append(f"{ip} is not an address of {ifname}; it belongs to {elsewhere}")
+        if not owners and ctx.after.errors:
+            elsewhere += " (unreadable: " + "; ".join(sorted(ctx.after.errors.values())) + ")"
+        if iface is None:
+            evidence.append(f"whether {ip} is an address of {ifname} is unknown ({unread}); it is on {elsewhere}")
+        else:
+            evidence.append(f"{ip} is not an address of {ifname}; it belongs to {elsewhere}")
     sender_note, fix = _sender_and_fix(ctx, ip, g.dst_mac, expected, sender_ip, sender_mac, iface, g.netns)
     if sender_note:
         evidence.append(sender_note)
@@ -52,7 +66,20 @@ def explain_mac_mismatch(ctx, g) -> Finding:
         extra={"location": g.location, "address_role": address_kind(local, ip),
                "mac_cause": why.id, "seen_mac_owner": _owner_dict(ev),
                "classified": cls["classified"] if cls else None, "reached_ip": cls["reached_ip"] if cls else None,
-               "sender_neighbour": _neigh_dict(ctx, ip, g.dst_mac, sender_ip, sender_mac)})
+               "sender_neighbour": _neigh_dict(ctx, ip, g.dst_mac, sender_ip, sender_mac),
+               "counter_missing": missing or None, "facts_missing": unread or None})
+
+
+def _holder_text(netns) -> str:
+    """Who holds a namespace that has no `ip netns` name: the container, or the process."""
+    c = getattr(netns, "container", None)
+    pid = getattr(netns, "pid", 0)
+    if c is not None:
+        what = f"{c.engine} container {c.name or c.short_id} (id {c.short_id}" + (f", pod {c.pod}" if c.pod else "")
+        return f"netns {netns} is held by {what}; pid {pid} ({netns.comm}) runs in it)" if pid else what + ")"
+    if pid and not getattr(netns, "ip_name", ""):
+        return f"netns {netns} has no `ip netns` name; it is held by pid {pid} ({netns.comm}), inode {netns.inode}"
+    return ""
 
 
 def _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac) -> MacEvidence:
@@ -116,7 +143,7 @@ def _neigh_dict(ctx, ip, seen_mac, sender_ip, sender_mac):
         return None
     n = next((n for n in s.neighbours if n.ip == ip), None)
     if n is None:
-        return {"netns": s.netns, "interface": s.name, "entry": None}
+        return {"netns": s.netns, "interface": s.name, "entry": "none"}
     return {"netns": s.netns, "interface": s.name, "lladdr": n.mac, "state": n.state}
 
 
@@ -128,7 +155,8 @@ def _sender_and_fix(ctx, ip, seen_mac, expected, sender_ip, sender_mac, iface, n
     s = _sender_iface(ctx, sender_ip, sender_mac)
     if s is None:
         note = f"sender: {who} (not on this host: its neighbour cache cannot be read from here)"
-        fix = (f"correct the sender's neighbour (ARP) entry for {ip}: it must point at {expected}, not {seen_mac}"
+        target = f"point at {expected}" if expected else "be deleted so ARP resolves it again"
+        fix = (f"correct the sender's neighbour (ARP) entry for {ip}: it must {target}, not {seen_mac}"
                f" (on the sender: `ip neigh del {ip} dev <its interface>`, or fix the static entry)")
         if announce:
             fix += f"; from this host, {announce} to senders that accept gratuitous ARP"
@@ -142,10 +170,13 @@ def _sender_and_fix(ctx, ip, seen_mac, expected, sender_ip, sender_mac, iface, n
     note = f"sender: {who} ({where}); its neighbour entry for {ip} is {n.mac} ({state})"
     if n.mac and seen_mac and n.mac.lower() == seen_mac.lower():
         note += ", the wrong MAC"
-    if state in ("PERMANENT", "NOARP"):
-        fix = (f"the sender has a static entry: `ip {ns_prefix(s.netns)}neigh replace {ip} lladdr {expected} "
+    if state in ("PERMANENT", "NOARP") and expected:
+        fix = (f"the sender has a static entry: `{ip_cmd(s.netns)} neigh replace {ip} lladdr {expected} "
                f"dev {s.name} nud permanent` (or delete it so ARP resolves it).")
+    elif state in ("PERMANENT", "NOARP"):
+        fix = (f"the sender has a static entry and the receiver's MAC could not be read: delete it so ARP resolves "
+               f"it: `{ip_cmd(s.netns)} neigh del {ip} dev {s.name}`.")
     else:
-        fix = f"flush the sender's stale entry: `ip {ns_prefix(s.netns)}neigh del {ip} dev {s.name}`"
+        fix = f"flush the sender's stale entry: `{ip_cmd(s.netns)} neigh del {ip} dev {s.name}`"
         fix += (f"; {announce}." if announce else ".")
     return note, fix

@@ -11,7 +11,8 @@ from ..aggregate import Snapshot
 from ..bpf.offsets import ProbeConfig
 from ..model import Finding
 from ..net.links import HostFacts
-from ..net.netns import NetnsNames
+from ..enrich import Enricher
+from ..net.namespaces import Registry
 from ..net.promisc import TemporaryPromisc
 from ..signals import stop_on_signals
 from .run import DiagnoseConfig, Window, analyse, promisc_targets, validate, write_ready
@@ -39,7 +40,7 @@ def _rx(facts: HostFacts, f: Finding) -> Optional[int]:
 def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Callable[[str, Finding, Dict], None],
            on_ready: Callable = lambda held: None, interval: float = 1.0, resolved_after: float = 5.0) -> None:
     """emit(kind, finding, detail) with kind in found / grew / resolved; runs until cfg.duration or Ctrl-C."""
-    names = NetnsNames()
+    names = Registry()
     facts0 = HostFacts.collect(names)
     cfg = validate(cfg, names, facts0)
     targets = promisc_targets(cfg, facts0) if cfg.promisc else []
@@ -48,7 +49,10 @@ def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Calla
     with collector_factory(kernel, ProbeConfig(event_budget=cfg.event_budget), cfg.debug) as col, \
             TemporaryPromisc(targets) as held:
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
+        names.refresh()
+        known = frozenset(names.labels)
         before = HostFacts.collect(names)
+        enricher = Enricher(kernel, names, before)
         write_ready(cfg.ready_file)
         on_ready(held.held)
         start = time.monotonic()
@@ -61,10 +65,13 @@ def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Calla
                 if now < next_tick:
                     continue
                 next_tick = now + interval
-                after = HostFacts.collect(names)
-                end = Snapshot.of(now, col.counts(), col.stats())
-                report = analyse(kernel, names, cfg, Window(base, end, list(events), before, after, now - start),
-                                 col.hooks(), held.held)
+                counts = col.counts()
+                enricher.ensure_all(counts)  # a namespace born meanwhile is named at its first drop
+                after = enricher.facts.merge(HostFacts.collect(names))
+                end = Snapshot.of(now, counts, col.stats())
+                born = frozenset(i for i in names.labels if i not in known)
+                report = analyse(kernel, names, cfg, Window(base, end, list(events), before, after, now - start,
+                                                            born=born), col.hooks(), held.held)
                 _update(report.findings, tracked, after, now, resolved_after, emit)
 
 

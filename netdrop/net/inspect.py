@@ -7,7 +7,7 @@ import subprocess
 from typing import List, Optional, Tuple
 
 from . import sysctl as _sysctl
-from .netns import HOST, entered
+from .netns import entered, handle_of
 from .promisc import Holder, _socket_owners, packet_holders
 
 
@@ -65,8 +65,12 @@ class LiveHost(NullHost):
         if not shutil.which("nft"):
             return []
         cmd = ["nft", "-a", "list", "ruleset"]
-        if netns and netns != HOST:
-            cmd = ["ip", "netns", "exec", netns] + cmd
+        try:
+            handle = handle_of(netns)
+        except OSError:
+            return []
+        if handle:
+            cmd = ["nsenter", f"--net={handle}"] + cmd
         r = subprocess.run(cmd, capture_output=True, text=True)
         return parse_nft_drops(r.stdout) if r.returncode == 0 else []
 

@@ -10,7 +10,7 @@ from netdrop.kernel.ksyms import Ksyms
 from netdrop.kernel.reasons import ReasonTable, parse_format_reasons
 from netdrop.model import (Address, DropCount, DropEvent, DropKey, InterfaceFacts, Neighbour, Packet, Report)
 from netdrop.net.links import HostFacts
-from netdrop.net.netns import NetnsNames
+from netdrop.net.namespaces import Registry
 from netdrop.render.report import render_report
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
@@ -44,7 +44,7 @@ def facts(rx_name="vB", otherhost=10, neigh_state="PERMANENT", promiscuity=0, ki
     tx = InterfaceFacts("ndlab-tx", TX, 2, "vA", "02:4e:44:00:00:01", "veth", 0x1003, 0, "UP",
                         addresses=(Address("10.200.0.1", 24, 4),),
                         neighbours=(Neighbour("10.200.0.3", "02:de:ad:be:ef:01", neigh_state, 2),))
-    return HostFacts([rx, tx], NetnsNames({"ndlab-rx": RX, "ndlab-tx": TX}, own=1))
+    return HostFacts([rx, tx], Registry.from_names({"ndlab-rx": RX, "ndlab-tx": TX}, own=1))
 
 
 def event(reason=13, pkt_type=3, dst_mac="02:de:ad:be:ef:01", dst_ip="10.200.0.3", dport=9999):
