@@ -11,7 +11,8 @@ from typing import Dict, Iterable, Optional
 
 from .model import PACKET_OTHERHOST, PACKET_TYPES, DropCount, DropEvent, DropRow
 
-GIVE_UP_SECONDS = 30.0  # an inode no rescan could name (held only by an open fd): asked about again after this
+RETRY_SECONDS = 5.0  # one (netns, ifindex) a rescan could not name (held only by an open fd): asked again after this
+MIN_GAP_SECONDS = 0.05  # rescans never come closer than this, however many unknown places show up at once
 
 
 class Enricher:
@@ -20,7 +21,8 @@ class Enricher:
         self.names = names  # namespaces.Registry
         self.facts = facts  # HostFacts or None
         self.clock = clock
-        self._unnamed: Dict[int, float] = {}  # netns inode -> when a rescan last failed to find it
+        self._tried: Dict[tuple, float] = {}  # (netns, ifindex) -> when a rescan last looked for it
+        self._last = float("-inf")
 
     # ---- discovery --------------------------------------------------------------------------------------------------
     def _unknown(self, netns: int, ifindex: int) -> bool:
@@ -30,27 +32,42 @@ class Enricher:
             return True
         return bool(ifindex) and self.facts is not None and self.facts.get(netns, ifindex) is None
 
+    def revalidate(self) -> bool:
+        """While drops flow, names are at most REFRESH_SECONDS old: a rescan (~5 us per process) catches namespaces
+        that died and inode numbers the kernel gave to new ones. True when a label or facts changed."""
+        changed = self.names.refresh_if_due()
+        if not changed:
+            return False
+        if self.facts is not None:
+            from .net.links import HostFacts
+            live = [i for i in changed if self.names.known(i)]
+            fresh = HostFacts.collect(self.names, only=live) if live else HostFacts([], self.names)
+            self.facts = self.facts.merge(fresh)
+        return True
+
     def ensure(self, netns: int, ifindex: int) -> bool:
-        """A drop from (netns, ifindex): if either is unknown, rescan the namespaces (at most once a second) and read
-        that namespace's facts. True when something new was learned (callers drop cached names)."""
+        """A drop from (netns, ifindex): if either is unknown, rescan the namespaces and read that namespace's facts
+        (at once for a place not looked for yet, then at most every RETRY_SECONDS for it: a scan costs ~5 us per
+        process). True when something new was learned (callers drop cached names)."""
         if not self._unknown(netns, ifindex):
+            return self.revalidate()
+        now = self.clock()
+        place = (netns, ifindex)
+        if now - self._tried.get(place, float("-inf")) < RETRY_SECONDS or now - self._last < MIN_GAP_SECONDS:
             return False
-        gave_up = self._unnamed.get(netns)
-        if gave_up is not None and self.clock() - gave_up < GIVE_UP_SECONDS:
-            return False
-        if not self.names.refresh_if_due():
-            return False
+        self._tried[place] = self._last = now
+        if len(self._tried) > 10_000:
+            self._tried.clear()
+        self.names.refresh()
         if not self.names.known(netns):
-            self._unnamed[netns] = self.clock()
             return False
-        self._unnamed.pop(netns, None)
         if self.facts is not None:
             from .net.links import HostFacts
             self.facts = self.facts.merge(HostFacts.collect(self.names, only=[netns]))
-        return True
+        return not self._unknown(netns, ifindex)
 
     def ensure_all(self, counts: Iterable[DropCount]) -> bool:
-        learned = False
+        learned = self.revalidate() if counts else False
         for c in counts:
             learned = self.ensure(c.key.netns, c.key.ifindex) or learned
         return learned

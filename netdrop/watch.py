@@ -121,6 +121,11 @@ class Rows:
         self.offset = time.time() - time.monotonic()  # bpf_ktime_get_ns() is CLOCK_MONOTONIC
         self.cache: Dict[tuple, tuple] = {}
 
+    def tick(self) -> None:
+        """Once per batch of events: names stay fresh (a namespace gone, an inode number reused)."""
+        if self.enrich.revalidate():
+            self.cache.clear()
+
     def _known(self, e: DropEvent) -> bool:
         """Whether the drop's namespace and interface have names (asks the enricher to look them up if not)."""
         if self.enrich.ensure(e.netns, e.ifindex):
@@ -195,6 +200,8 @@ def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[
                 while time.monotonic() - start < cfg.duration and not (cfg.count and n["printed"] >= cfg.count) \
                         and not stop.is_set():
                     batch = col.raw_events(max_events=20_000)
+                    if batch:
+                        rows.tick()
                     for raw in batch:
                         handle(raw)
                     if not batch:

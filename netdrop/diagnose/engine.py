@@ -71,9 +71,9 @@ class Context:
         a, b = self.after.get(netns_inode, ifindex), self.before.get(netns_inode, ifindex)
         if a is None or getattr(a, attr) is None:
             return None
-        if b is None:  # a namespace born during the window: its counters started at 0 inside it
-            return getattr(a, attr) if netns_inode in self.born else None
-        if getattr(b, attr) is None:
+        if netns_inode in self.born:  # born during the window (maybe under a reused inode): counters began at 0
+            return getattr(a, attr)
+        if b is None or getattr(b, attr) is None:
             return None
         return getattr(a, attr) - getattr(b, attr)
 

@@ -50,7 +50,7 @@ def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Calla
             TemporaryPromisc(targets) as held:
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
         names.refresh()
-        known = frozenset(names.labels)
+        known = dict(names.spaces)
         before = HostFacts.collect(names)
         enricher = Enricher(kernel, names, before)
         write_ready(cfg.ready_file)
@@ -69,7 +69,7 @@ def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Calla
                 enricher.ensure_all(counts)  # a namespace born meanwhile is named at its first drop
                 after = enricher.facts.merge(HostFacts.collect(names))
                 end = Snapshot.of(now, counts, col.stats())
-                born = frozenset(i for i in names.labels if i not in known)
+                born = names.born_since(known)
                 report = analyse(kernel, names, cfg, Window(base, end, list(events), before, after, now - start,
                                                             born=born), col.hooks(), held.held)
                 _update(report.findings, tracked, after, now, resolved_after, emit)

@@ -82,7 +82,7 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
             classify_session(kernel, cfg) as cls:
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
         names.refresh()  # after attaching: a namespace not known now was born inside the window
-        known = frozenset(names.labels)
+        known = dict(names.spaces)
         before = HostFacts.collect(names)  # read after attaching: the trace window covers the counter's
         enricher = Enricher(kernel, names, before)
         write_ready(cfg.ready_file)
@@ -106,7 +106,7 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
         end = Snapshot.of(time.monotonic(), col.counts(), col.stats())
         classes = decode_classes(cls.read()) if cls is not None else {}
         hooks = col.hooks() + (cls.hooks if cls is not None else [])
-    born = frozenset(i for i in names.labels if i not in known)
+    born = names.born_since(known)
     return analyse(kernel, names, cfg, Window(base, end, events, before, after, time.monotonic() - start, classes,
                                               born), hooks, tuple(held.held))
 

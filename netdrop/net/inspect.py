@@ -34,6 +34,9 @@ class NullHost:
 
 
 class LiveHost(NullHost):
+    """The answers read from the running host. A namespace that cannot be entered (gone, no handle) answers like
+    NullHost: unknown, which the explanations say in words."""
+
     def sysctl(self, netns, ifname, key):
         return _sysctl.effective_max(_sysctl.conf(netns, ifname, key))
 
@@ -41,14 +44,20 @@ class LiveHost(NullHost):
         return _sysctl.read(netns, path)
 
     def holders(self, netns):
-        return packet_holders(netns)
+        try:
+            return packet_holders(netns)
+        except OSError:
+            return []
 
     def route_get(self, netns, dst):
         """Name of the interface the route to `dst` leaves by, "" when there is no route."""
         from pyroute2 import IPRoute
         from pyroute2.netlink.exceptions import NetlinkError
-        with entered(netns):
-            ipr = IPRoute()
+        try:
+            with entered(netns):
+                ipr = IPRoute()
+        except OSError:
+            return None
         with ipr:
             try:
                 routes = ipr.route("get", dst=dst)
@@ -75,12 +84,12 @@ class LiveHost(NullHost):
         return parse_nft_drops(r.stdout) if r.returncode == 0 else []
 
     def socket_owner(self, netns, proto, port):
-        with entered(netns):
-            try:
+        try:
+            with entered(netns):
                 with open(f"/proc/thread-self/net/{proto}") as f:
                     text = f.read()
-            except OSError:
-                return None
+        except OSError:
+            return None
         inodes = {ino for p, ino in parse_proc_net_sockets(text) if p == port}
         owners = _socket_owners(inodes)
         return next(iter(owners.values()), None)

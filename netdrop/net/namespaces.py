@@ -70,6 +70,20 @@ class Namespace:
     comm: str = ""
     container: Optional[Container] = None
 
+    def same_as(self, newer: "Namespace") -> bool:
+        """Whether `newer` (a later scan's entry for this inode) is this namespace, not a new one that reuses the
+        inode number (the kernel hands freed nsfs inodes out again at once)."""
+        if self.ip_name and self.ip_name == newer.ip_name:
+            return True
+        if set(self.mounts) & set(newer.mounts):
+            return True
+        if self.pid and self.pid == newer.pid:
+            return True
+        try:  # the old holder still in it (it is no longer the lowest pid)
+            return bool(self.pid) and int(os.readlink(f"/proc/{self.pid}/ns/net")[5:-1]) == self.inode
+        except OSError:
+            return False
+
     def label(self, own: int) -> NsLabel:
         if self.inode == own:
             text = HOST
@@ -152,16 +166,23 @@ class Registry:
         self.spaces = spaces
         self.labels: Dict[int, NsLabel] = {ino: ns.label(self.own) for ino, ns in spaces.items()}
 
-    def refresh(self) -> None:
+    def refresh(self) -> List[int]:
+        """Rescan; the inodes whose namespace is new, changed (a reused inode number) or gone."""
         self.refreshed_at = self.clock()
+        old = self.spaces
         self._set(scan())
+        changed = [i for i, ns in self.spaces.items() if i not in old or not old[i].same_as(ns)]
+        return changed + [i for i in old if i not in self.spaces]
 
-    def refresh_if_due(self) -> bool:
-        """Rescan unless the last scan is under REFRESH_SECONDS old; True when it rescanned."""
+    def refresh_if_due(self) -> List[int]:
+        """Rescan unless the last scan is under REFRESH_SECONDS old; what refresh() returns, or []."""
         if self.clock() - self.refreshed_at < REFRESH_SECONDS:
-            return False
-        self.refresh()
-        return True
+            return []
+        return self.refresh()
+
+    def born_since(self, earlier: Dict[int, Namespace]) -> frozenset:
+        """Namespaces not in `earlier` (a copy of `spaces` from before), or new ones under a reused inode."""
+        return frozenset(i for i, ns in self.spaces.items() if i not in earlier or not earlier[i].same_as(ns))
 
     def known(self, inode: int) -> bool:
         return inode in self.labels
