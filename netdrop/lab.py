@@ -181,9 +181,25 @@ def _build_changed_mac() -> None:
     ip("-n", RX_NS, "link", "set", RX_IF, "address", RX_MAC)
 
 
-def _build_macvlan() -> None:
-    ip("-n", RX_NS, "link", "add", "link", RX_IF, "name", "mv0", "address", WRONG_MAC, "type", "macvlan",
-        "mode", "bridge")
+def _build_macvlan(rx=None) -> None:
+    """A macvlan child (down) of the receiver's interface that has the wrong MAC; `rx`: see in_ns."""
+    ns_ip(rx or RX_NS, "link", "add", "link", RX_IF, "name", "mv0", "address", WRONG_MAC, "type", "macvlan",
+          "mode", "bridge")
+
+
+VXLAN_IF, VXLAN_ID, VXLAN_NET = "vx0", 42, "10.201.0"
+
+
+def build_vxlan(rx, tx) -> None:
+    """Over a pair build_pair() made: a VXLAN tunnel (id 42) between the two ends' primary addresses, with
+    10.201.0.2 on the receiver's vx0 and the sender's static neighbour entry for it pointing at WRONG_MAC."""
+    for ns, local, remote, addr in ((rx, PRIMARY_IP, SENDER_IP, 2), (tx, SENDER_IP, PRIMARY_IP, 1)):
+        dev = RX_IF if ns == rx else TX_IF
+        ns_ip(ns, "link", "add", VXLAN_IF, "type", "vxlan", "id", str(VXLAN_ID), "local", local, "remote", remote,
+              "dstport", "4789", "dev", dev)
+        ns_ip(ns, "addr", "add", f"{VXLAN_NET}.{addr}/24", "dev", VXLAN_IF)
+        ns_ip(ns, "link", "set", VXLAN_IF, "up")
+    ns_ip(tx, "neigh", "replace", f"{VXLAN_NET}.2", "lladdr", WRONG_MAC, "dev", VXLAN_IF, "nud", "permanent")
 
 
 def _build_rp_filter() -> None:

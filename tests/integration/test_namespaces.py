@@ -122,3 +122,31 @@ def test_netns_option_errors_list_candidates(spaces):
     assert f"pid {rx.pid} (sleep) [{rx.inode}]" in r.stderr and "Traceback" not in r.stderr
     r = netdrop("watch", "--netns", "pid:999999999", "--duration", "1")
     assert r.returncode == 5 and "hint:" in r.stderr
+
+
+def test_macvlan_owner_read_in_a_process_held_namespace(spaces, background):
+    """The lab's macvlan case (the wrong MAC is a down macvlan child's) with the receiver held only by a process."""
+    rx, tx = spaces.held(), spaces.held()
+    _pair(rx.pid, tx.pid)
+    L._build_macvlan(rx.pid)
+    report = diagnose_report(background, lambda: L.send(3, "wrong-mac", sender=tx.path),
+                             "--netns", f"pid:{rx.pid}", duration="2")
+    f = _mac_finding(report, rx.inode)
+    _check_finding(f, 3, f"pid {rx.pid} (sleep)")
+    assert f["mac_cause"] == "local-other-interface"
+    assert f["seen_mac_owner"] == {"netns": f"pid {rx.pid} (sleep)", "interface": "mv0", "kind": "macvlan",
+                                   "up": False}
+
+
+def test_vxlan_in_a_process_held_namespace(spaces, background):
+    """Frames through a VXLAN tunnel whose inner destination MAC is wrong: dropped on vx0 inside the namespace."""
+    rx, tx = spaces.held(), spaces.held()
+    _pair(rx.pid, tx.pid)
+    L.build_vxlan(rx.pid, tx.pid)
+    report = diagnose_report(background, lambda: L.send(4, "wrong-mac-vxlan", sender=tx.path),
+                             "--netns", f"pid:{rx.pid}", duration="2")
+    f = _mac_finding(report, rx.inode)
+    vx = [i for i in HostFacts.collect(Registry(), only=[rx.inode]).interfaces if i.name == L.VXLAN_IF][0]
+    assert (f["interface"], f["expected_mac"], f["ip"]) == (L.VXLAN_IF, vx.mac, f"{L.VXLAN_NET}.2")
+    assert f["count"] == 4 and f.get("counter_delta") == counter(4) and f["address_role"] == "primary"
+    assert f["netns"] == f"pid {rx.pid} (sleep)" and "None" not in json.dumps(f)
