@@ -41,6 +41,7 @@ class TopConfig:
     ready_file: Optional[str] = None
     debug: bool = False
     promisc: bool = False  # hold --iface promiscuous while top runs
+    wide: bool = False  # the NETNS-ID column
 
 
 class Tracker:
@@ -99,7 +100,8 @@ class Top:
                                    self.names, facts)
         if cfg.promisc and not cfg.iface:
             raise UsageError("--promisc needs --iface", "say which interface may be made promiscuous")
-        targets = [(i.netns, i.name) for i in facts.find_name(cfg.iface, cfg.netns)] if cfg.promisc else []
+        netns = self.names.resolve(cfg.netns) if cfg.netns else None
+        targets = [(i.netns, i.name) for i in facts.find_name(cfg.iface, netns)] if cfg.promisc else []
         self.promisc = TemporaryPromisc(targets)
         self.collector = collector_factory(kernel, ProbeConfig(event_budget=0, filters=filters), cfg.debug)
         self.tracker = Tracker(kernel, self.names, facts)
@@ -151,7 +153,7 @@ class Top:
                             kernel=self.kernel.release, hooks="skb:kfree_skb (raw tracepoint, in-kernel counts)",
                             capabilities=self.caps, map_full=stats.get("map_full", 0), sort=self.sort,
                             filter_text=self.filter_text, paused=self.paused, prompt=prompt,
-                            interactive=self.interactive, promisc=self.promisc_held)
+                            interactive=self.interactive, promisc=self.promisc_held, wide=self.cfg.wide)
         return self.last
 
     def redraw(self, prompt: Optional[str] = None) -> TopView:
