@@ -221,7 +221,7 @@ class Report:
 
     def to_dict(self) -> Dict[str, Any]:
         return {
-            "schema": 1,
+            "schema": 2,
             "kernel": self.kernel,
             "duration": round(self.duration, 3),
             "findings": [f.to_dict() for f in self.findings],
