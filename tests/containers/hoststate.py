@@ -9,6 +9,7 @@ from typing import Dict, Set
 
 SYSCTLS = ("net/ipv4/ip_forward", "net/ipv4/conf/all/forwarding", "net/ipv6/conf/all/forwarding")
 ENGINE_CHAINS = re.compile(r"^(NETAVARK|CNI-|DOCKER|podman)")
+ENGINE_RULE = re.compile(r"NETAVARK|CNI-|DOCKER|docker0|podman0")  # a rule an engine added (in a built-in chain)
 TABLES = ("filter", "nat", "mangle", "raw")
 
 
@@ -32,6 +33,16 @@ def _chains(table: str) -> Set[str]:
     return {line[1:].split()[0] for line in text.splitlines() if line.startswith(":")}
 
 
+def _policies(table: str) -> Dict[str, str]:
+    text = _run("iptables-save", "-t", table).stdout
+    return {p[0][1:]: p[1] for p in (line.split() for line in text.splitlines() if line.startswith(":"))
+            if p[1] != "-"}
+
+
+def _rules(table: str) -> Set[str]:
+    return {line for line in _run("iptables-save", "-t", table).stdout.splitlines() if line.startswith("-A ")}
+
+
 def _nft_tables() -> Set[str]:
     return {line.strip() for line in _run("nft", "list", "tables").stdout.splitlines() if line.strip()}
 
@@ -46,10 +57,13 @@ class HostState:
     chains: Dict[str, Set[str]]
     nft_tables: Set[str]
     links: Set[str]
+    rules: Dict[str, Set[str]]
+    policies: Dict[str, Dict[str, str]]
 
     @classmethod
     def now(cls) -> "HostState":
-        return cls(_sysctls(), {t: _chains(t) for t in TABLES}, _nft_tables(), _links())
+        return cls(_sysctls(), {t: _chains(t) for t in TABLES}, _nft_tables(), _links(),
+                   {t: _rules(t) for t in TABLES}, {t: _policies(t) for t in TABLES})
 
     def restore(self, bridges=("podman0", "docker0")) -> None:
         for k, v in self.sysctls.items():
@@ -58,12 +72,13 @@ class HostState:
                     f.write(v)
         for t in TABLES:
             new = {c for c in _chains(t) - self.chains[t] if ENGINE_CHAINS.match(c)}
-            if not new:
-                continue
-            for line in _run("iptables-save", "-t", t).stdout.splitlines():  # jumps into them from other chains
+            for line in _rules(t) - self.rules[t]:  # rules the engine added to chains that were there before
                 args = shlex.split(line)
-                if args[:1] == ["-A"] and args[1] not in new and "-j" in args and args[args.index("-j") + 1] in new:
+                if args[1] not in new and ENGINE_RULE.search(line):
                     _run("iptables", "-t", t, "-D", *args[1:])
+            for chain, policy in self.policies[t].items():  # docker sets FORWARD's policy to DROP
+                if _policies(t).get(chain) not in (None, policy):
+                    _run("iptables", "-t", t, "-P", chain, policy)
             for c in new:
                 _run("iptables", "-t", t, "-F", c)
             for c in new:
@@ -87,9 +102,15 @@ class HostState:
             diff["sysctls"] = now.sysctls
         for t in TABLES:
             extra = {c for c in now.chains[t] - self.chains[t] if ENGINE_CHAINS.match(c)}
+            extra |= {r for r in now.rules[t] - self.rules[t] if ENGINE_RULE.search(r)}
             if extra:
-                diff[f"chains {t}"] = extra
+                diff[f"iptables {t}"] = extra
+            changed = {c: p for c, p in now.policies[t].items() if self.policies[t].get(c, p) != p}
+            if changed:
+                diff[f"policies {t}"] = changed
         extra_links = {x for x in now.links - self.links if x in ("podman0", "docker0")}
         if extra_links:
             diff["links"] = extra_links
+        if now.nft_tables - self.nft_tables:
+            diff["nft tables"] = now.nft_tables - self.nft_tables
         return diff

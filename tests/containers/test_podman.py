@@ -30,14 +30,14 @@ def podman(*args, check=True):
     return subprocess.run(["podman", *args], capture_output=True, text=True, check=check)
 
 
-def _image():
-    """An image from Debian's busybox-static, no registry needed: `tar | podman import`."""
+def import_image(engine, image):
+    """An image from Debian's busybox-static, no registry needed: `tar | ENGINE import - IMAGE`."""
     with tempfile.TemporaryDirectory(prefix=L.PREFIX) as d:
         os.mkdir(os.path.join(d, "bin"))
         shutil.copy("/bin/busybox", os.path.join(d, "bin", "busybox"))
         os.symlink("busybox", os.path.join(d, "bin", "sleep"))
         tar = subprocess.Popen(["tar", "-C", d, "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["podman", "import", "-", IMAGE], stdin=tar.stdout, check=True, capture_output=True)
+        subprocess.run([engine, "import", "-", image], stdin=tar.stdout, check=True, capture_output=True)
         tar.wait()
 
 
@@ -48,7 +48,7 @@ def container():
     state = HostState.now()
     made = {}
     try:
-        _image()
+        import_image("podman", IMAGE)
         podman("run", "-d", "--name", NAME, *RUN, IMAGE, "/bin/sleep", "3600")
         info = json.loads(podman("inspect", NAME).stdout)[0]
         made["ip"] = info["NetworkSettings"]["IPAddress"]
@@ -63,13 +63,13 @@ def container():
         assert not state.differences(), state.differences()
 
 
-def _send(ip, n):
+def send_udp(ip, n):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         for i in range(n):
             s.sendto(b"netdrop %d" % i, (ip, L.UDP_PORT))
 
 
-def _eth0(inode):
+def eth0(inode):
     return [i for i in HostFacts.collect(Registry(), only=[inode]).interfaces if i.name == "eth0"][0]
 
 
@@ -77,7 +77,7 @@ def test_wrong_mac_in_a_podman_container(container, background):
     c = container
     subprocess.run(["ip", "neigh", "replace", c["ip"], "lladdr", L.WRONG_MAC, "dev", BRIDGE, "nud", "permanent"],
                    check=True)
-    report = diagnose_report(background, lambda: _send(c["ip"], 5), "--netns", NAME, duration="2")
+    report = diagnose_report(background, lambda: send_udp(c["ip"], 5), "--netns", NAME, duration="2")
     found = [f for f in report["findings"] if f["cause"] == "mac-mismatch"]
     assert len(found) == 1, report["findings"]
     f = found[0]
@@ -94,9 +94,9 @@ def test_wrong_mac_in_a_podman_container(container, background):
     cmd = [x for x in re.findall(r"`([^`]+)`", f["fix"]) if "neigh replace" in x]
     assert cmd == [f"ip neigh replace {c['ip']} lladdr {c['mac']} dev {BRIDGE} nud permanent"]
     subprocess.run(shlex.split(cmd[0]), check=True)
-    before = _eth0(f["netns_id"])
-    _send(c["ip"], 4)
-    after = _eth0(f["netns_id"])
+    before = eth0(f["netns_id"])
+    send_udp(c["ip"], 4)
+    after = eth0(f["netns_id"])
     assert after.rx_packets - before.rx_packets >= 4
     if after.rx_otherhost_dropped is not None:
         assert after.rx_otherhost_dropped == before.rx_otherhost_dropped
