@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
 
 from ..aggregate import Snapshot
-from ..bpf.offsets import ProbeConfig
 from ..model import Finding
 from ..net.links import HostFacts
 from ..enrich import Enricher
 from ..net.namespaces import Registry
 from ..net.promisc import TemporaryPromisc
 from ..signals import stop_on_signals
-from .run import DiagnoseConfig, Window, analyse, promisc_targets, validate, write_ready
+from .run import DiagnoseConfig, Window, analyse, probe_for, promisc_targets, validate, write_ready
 
 MAX_EVENTS = 20000  # evidence kept for the rules: the most recent sampled drops
 
@@ -46,7 +45,7 @@ def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Calla
     targets = promisc_targets(cfg, facts0) if cfg.promisc else []
     tracked: Dict[Tuple, Tracked] = {}
     events: deque = deque(maxlen=MAX_EVENTS)
-    with collector_factory(kernel, ProbeConfig(event_budget=cfg.event_budget), cfg.debug) as col, \
+    with collector_factory(kernel, probe_for(cfg), cfg.debug) as col, \
             TemporaryPromisc(targets) as held:
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
         names.refresh()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..aggregate import Snapshot, since
-from ..bpf.offsets import ProbeConfig
+from ..bpf.offsets import Filters, ProbeConfig
 from ..classify import decode_classes, ip_rcv_core_symbol
 from ..enrich import Enricher
 from ..errors import NotFound, UsageError
@@ -76,7 +76,7 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
     facts0 = HostFacts.collect(names)
     cfg = validate(cfg, names, facts0)
     events: List[DropEvent] = []
-    probe = ProbeConfig(event_budget=cfg.event_budget)
+    probe = probe_for(cfg)
     targets = promisc_targets(cfg, facts0) if cfg.promisc else []
     with collector_factory(kernel, probe, cfg.debug) as col, TemporaryPromisc(targets) as held, \
             classify_session(kernel, cfg) as cls:
@@ -109,6 +109,13 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
     born = names.born_since(known)
     return analyse(kernel, names, cfg, Window(base, end, events, before, after, time.monotonic() - start, classes,
                                               born), hooks, tuple(held.held))
+
+
+def probe_for(cfg: DiagnoseConfig) -> ProbeConfig:
+    """--netns filters in the kernel: another namespace's flood cannot spend the event budget (facts, e.g. the
+    sender's, are still read in every namespace)."""
+    return ProbeConfig(event_budget=cfg.event_budget,
+                       filters=Filters(netns=cfg.netns.inode) if cfg.netns else Filters())
 
 
 def classify_session(kernel, cfg: DiagnoseConfig):

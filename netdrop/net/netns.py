@@ -88,6 +88,11 @@ def entered(netns: Optional[str]) -> Iterator[None]:
     except OSError:
         os.close(own)
         raise
+    want = getattr(netns, "inode", 0)
+    if want and os.fstat(target).st_ino != want:  # the pid or name now leads to another namespace
+        os.close(target)
+        os.close(own)
+        raise OSError(errno.ESTALE, f"{target_path} is no longer namespace {want} (it is gone)")
     try:
         _setns(target)
         try:

@@ -15,7 +15,8 @@ def _otherhost(ns=L.RX_NS, ifname=L.RX_IF):
 def test_wrong_mac_finding_has_exact_fields(lab, background):
     before = _otherhost()
     sent = []
-    report = diagnose_report(background, lambda: sent.append(lab.send(7, "wrong-mac")), duration="2")
+    report = diagnose_report(background, lambda: sent.append(lab.send(7, "wrong-mac")), "--netns", L.RX_NS,
+                             duration="2")
     assert sent == [7]
     f = [f for f in report["findings"] if f["cause"] == "mac-mismatch"]
     assert len(f) == 1
@@ -46,7 +47,7 @@ def test_wrong_mac_finding_has_exact_fields(lab, background):
 
 def test_correct_mac_gives_no_finding(lab, background):
     # right MAC (to UDP_PORT on the primary, where nothing listens: NO_SOCKET)
-    report = diagnose_report(background, lambda: lab.send(5, "correct"), "--ip", L.PRIMARY_IP)
+    report = diagnose_report(background, lambda: lab.send(5, "correct"), "--ip", L.PRIMARY_IP, "--netns", L.RX_NS)
     assert [f for f in report["findings"] if f["cause"] == "mac-mismatch"] == []
     assert not [d for d in report["drops"] if d["reason"] == "OTHERHOST"]
 
@@ -69,7 +70,7 @@ def test_focus_on_silent_address_explains_silence(lab, background):
 
 
 def test_human_verdict_names_everything(lab, background):
-    bg = background("--width", "200", "diagnose", "--duration", "1.5")
+    bg = background("--width", "200", "diagnose", "--duration", "1.5", "--netns", L.RX_NS)
     bg.wait_ready()
     lab.send(3, "wrong-mac")
     rc, out, err = bg.finish()

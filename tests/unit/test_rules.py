@@ -153,3 +153,30 @@ def test_render_wrapped_evidence_and_fix_hang_under_their_text():
     assert lines[bullet + 1].startswith("│     ") and lines[bullet + 1][6] != " ", text
     fix = next(i for i, line in enumerate(lines) if line.startswith("│ Fix: "))
     assert lines[fix + 1].startswith("│      ") and lines[fix + 1][7] != " ", text
+
+
+def _unreadable_receiver():
+    """The receiver's namespace could not be entered: only the sender's facts, and why the receiver's are missing."""
+    full = facts()
+    tx = [i for i in full.interfaces if i.name == "vA"]
+    return HostFacts(tx, full.names, {RX: "could not enter the namespace of pid 1234: EPERM"})
+
+
+def test_unreadable_namespace_says_why_never_none():
+    ctx = context([otherhost_count(3)], [event()] * 3, _unreadable_receiver(), _unreadable_receiver())
+    findings, _ = run(ctx, RULES)
+    f = findings[0]
+    d = f.to_dict()
+    text = " ".join([f.title, f.explanation, f.fix, *f.evidence])
+    assert "None" not in text and "None" not in str(d) and None not in d.values()
+    assert "could not enter the namespace of pid 1234: EPERM" in f.title
+    assert d["facts_missing"] == "could not enter the namespace of pid 1234: EPERM"
+    assert "counter_delta" not in d and d["counter_missing"].startswith("rx_otherhost_dropped could not be read here")
+    assert "expected_mac" not in d and "lladdr" not in f.fix and "neigh del 10.200.0.3 dev vA" in f.fix
+
+
+def test_kernel_without_the_counter_says_so():
+    ctx = context([otherhost_count(3)], [event()] * 3, facts(otherhost=None), facts(otherhost=None))
+    d = run(ctx, RULES)[0][0].to_dict()
+    assert d["counter_missing"] == "this kernel has no rx_otherhost_dropped counter (added in Linux 5.19)"
+    assert "this kernel has no rx_otherhost_dropped counter" in d["explanation"]
