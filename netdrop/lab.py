@@ -137,7 +137,8 @@ def _build_base(bridge: bool = False) -> None:
     build_pair(RX_NS, TX_NS, bridge)
 
 
-def build_pair(rx, tx, bridge: bool = False, rx_if: str = RX_IF, tx_if: str = TX_IF, tx_mac: str = TX_MAC) -> None:
+def build_pair(rx, tx, bridge: bool = False, rx_if: str = RX_IF, tx_if: str = TX_IF, tx_mac: str = TX_MAC,
+               wrong_mac: str = WRONG_MAC) -> None:
     """The wrong-MAC situation between two existing namespaces (names, pids or paths: see in_ns): a veth pair, the
     receiver's two addresses, and the sender's static neighbour entry pointing the secondary address at WRONG_MAC.
     A second pair on the same host should use its own `tx_mac`: the sender is recognised by its MAC."""
@@ -160,7 +161,7 @@ def build_pair(rx, tx, bridge: bool = False, rx_if: str = RX_IF, tx_if: str = TX
     ns_ip(rx, "link", "set", rx_if, "up")
     ns_ip(tx, "link", "set", tx_if, "up")
     # The fault: the sender believes the secondary address lives at a MAC nobody has.
-    ns_ip(tx, "neigh", "replace", SECONDARY_IP, "lladdr", WRONG_MAC, "dev", tx_if, "nud", "permanent")
+    ns_ip(tx, "neigh", "replace", SECONDARY_IP, "lladdr", wrong_mac, "dev", tx_if, "nud", "permanent")
     # Deterministic counts: no ARP resolution (and its queue) in front of the primary address either.
     ns_ip(tx, "neigh", "replace", PRIMARY_IP, "lladdr", RX_MAC, "dev", tx_if, "nud", "permanent")
     ns_ip(rx, "neigh", "replace", SENDER_IP, "lladdr", tx_mac, "dev", owner, "nud", "permanent")

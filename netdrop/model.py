@@ -106,6 +106,7 @@ class InterfaceFacts:
     rx_packets: int = 0
     perm_mac: Optional[str] = None  # the hardware's permanent address (NICs, bond members), when it has one
     admin_up: bool = True
+    link_netnsid: Optional[int] = None  # a veth's (or tunnel's) other end is in this nsid (local to this namespace)
 
     IFF_PROMISC = 0x100
 

@@ -66,7 +66,7 @@ def explain_mac_mismatch(ctx, g) -> Finding:
         extra={"location": g.location, "address_role": address_kind(local, ip),
                "mac_cause": why.id, "seen_mac_owner": _owner_dict(ev),
                "classified": cls["classified"] if cls else None, "reached_ip": cls["reached_ip"] if cls else None,
-               "sender_neighbour": _neigh_dict(ctx, ip, g.dst_mac, sender_ip, sender_mac),
+               "sender_neighbour": _neigh_dict(ctx, ip, g.dst_mac, sender_ip, sender_mac, iface),
                "counter_missing": missing or None, "facts_missing": unread or None})
 
 
@@ -86,7 +86,7 @@ def _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac) -> MacEvidenc
     seen = (g.dst_mac or "").lower()
     owners = [o for o in ctx.after.interfaces
               if (o.mac and o.mac.lower() == seen) or (o.perm_mac and o.perm_mac.lower() == seen)]
-    s = _sender_iface(ctx, sender_ip, sender_mac)
+    s = _sender_iface(ctx, sender_ip, sender_mac, iface)
     neigh = next((n for n in s.neighbours if n.ip == ip), None) if s else None
     arp = {}
     for i in {x.name: x for x in (iface, local) if x is not None}.values():
@@ -131,14 +131,20 @@ CAUSE_FIX = {
 }
 
 
-def _sender_iface(ctx, sender_ip, sender_mac) -> Optional[InterfaceFacts]:
+def _sender_iface(ctx, sender_ip, sender_mac, receiver: Optional[InterfaceFacts] = None) -> Optional[InterfaceFacts]:
+    """The sending interface on this host: the one with the frames' source MAC (and address). When several
+    namespaces have such an interface (copies of one setup), the one at the other end of the receiver's veth."""
     if not sender_mac:
         return None
-    return next((i for i in ctx.after.find_mac(sender_mac) if not sender_ip or i.owns(sender_ip)), None)
+    hits = [i for i in ctx.after.find_mac(sender_mac) if not sender_ip or i.owns(sender_ip)]
+    if len(hits) > 1 and receiver is not None and receiver.link_netnsid is not None:
+        peer = [i for i in hits if ctx.host.nsid_in(receiver.netns, i.netns) == receiver.link_netnsid]
+        hits = peer or hits
+    return hits[0] if hits else None
 
 
-def _neigh_dict(ctx, ip, seen_mac, sender_ip, sender_mac):
-    s = _sender_iface(ctx, sender_ip, sender_mac)
+def _neigh_dict(ctx, ip, seen_mac, sender_ip, sender_mac, iface):
+    s = _sender_iface(ctx, sender_ip, sender_mac, iface)
     if s is None or not ip:
         return None
     n = next((n for n in s.neighbours if n.ip == ip), None)
@@ -152,7 +158,7 @@ def _sender_and_fix(ctx, ip, seen_mac, expected, sender_ip, sender_mac, iface, n
     if iface is not None and ip:
         announce = f"`{exec_prefix(netns)}arping -U -c 3 -I {iface.name} {ip}` announces the right MAC"
     who = f"{sender_ip or '?'} / {sender_mac or '?'}"
-    s = _sender_iface(ctx, sender_ip, sender_mac)
+    s = _sender_iface(ctx, sender_ip, sender_mac, iface)
     if s is None:
         note = f"sender: {who} (not on this host: its neighbour cache cannot be read from here)"
         target = f"point at {expected}" if expected else "be deleted so ARP resolves it again"

@@ -66,7 +66,7 @@ def promisc_targets(cfg: DiagnoseConfig, facts: HostFacts) -> List[Tuple[Optiona
     """The interfaces --promisc holds: --iface, else the ones owning --ip."""
     if cfg.iface:
         return [(i.netns, i.name) for i in facts.find_name(cfg.iface, cfg.netns)]
-    return [(i.netns, i.name) for i in facts.find_ip(cfg.ip)]
+    return [(i.netns, i.name) for i in facts.find_ip(cfg.ip) if not cfg.netns or i.netns == cfg.netns]
 
 
 def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,

@@ -32,6 +32,10 @@ class NullHost:
     def socket_owner(self, netns: str, proto: str, port: int) -> Optional[Tuple[int, str]]:
         return None
 
+    def nsid_in(self, where: str, other: str) -> Optional[int]:
+        """The nsid namespace `other` has inside namespace `where` (to follow a veth to its peer's namespace)."""
+        return None
+
 
 class LiveHost(NullHost):
     """The answers read from the running host. A namespace that cannot be entered (gone, no handle) answers like
@@ -68,6 +72,10 @@ class LiveHost(NullHost):
             oif = routes[0].get_attr("RTA_OIF")
             links = ipr.get_links(oif) if oif else []
             return links[0].get_attr("IFLA_IFNAME") if links else ""
+
+    def nsid_in(self, where, other):
+        from .nsid import nsid_in
+        return nsid_in(where, other)
 
     def drop_rules(self, netns):
         """Rules whose verdict is drop, from nft (with their table and chain), in the namespace."""

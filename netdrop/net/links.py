@@ -95,7 +95,7 @@ def read_netns(netns: str, inode: int) -> List[InterfaceFacts]:
                 addresses=tuple(addrs.get(m["index"], ())), neighbours=tuple(neigh.get(m["index"], ())),
                 rx_otherhost_dropped=stats["rx_otherhost_dropped"], rx_dropped=stats["rx_dropped"] or 0,
                 rx_packets=stats["rx_packets"] or 0, perm_mac=m.get_attr("IFLA_PERM_ADDRESS"),
-                admin_up=bool(m["flags"] & 0x1)))
+                admin_up=bool(m["flags"] & 0x1), link_netnsid=m.get_attr("IFLA_LINK_NETNSID")))
         return out
 
 

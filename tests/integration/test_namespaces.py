@@ -15,10 +15,14 @@ from netdrop.net.namespaces import Registry
 from ..conftest import HAS_COUNTER, counter, diagnose_report
 
 
-def _pair(rx, tx):
+OWN = "%02x:%02x:%02x" % tuple(os.getpid().to_bytes(4, "big")[1:])  # MACs no parallel run shares
+OWN_WRONG_MAC = "02:de:ad:" + OWN
+
+
+def _pair(rx, tx, wrong_mac=L.WRONG_MAC):
     """The lab's wrong-MAC pair between two test namespaces; the sender's MAC is this pair's own (a lab on the same
     host has the same addresses, and the sender is recognised by its MAC)."""
-    L.build_pair(rx, tx, tx_mac="02:4e:44:%02x:%02x:%02x" % tuple(os.getpid().to_bytes(4, "big")[1:]))
+    L.build_pair(rx, tx, tx_mac="02:4e:44:" + OWN, wrong_mac=wrong_mac)
 
 
 def _facts(path, inode):
@@ -100,10 +104,10 @@ def test_namespace_born_in_the_middle_of_the_window(spaces, background):
 
 
 def test_watch_names_a_namespace_born_while_it_runs(spaces, background):
-    bg = background("watch", "--json", "--count", "3", "--mac", L.WRONG_MAC)
+    bg = background("watch", "--json", "--count", "3", "--mac", OWN_WRONG_MAC)  # only this test's frames
     bg.wait_ready()
     rx, tx = spaces.held(), spaces.held()
-    _pair(rx.pid, tx.pid)
+    _pair(rx.pid, tx.pid, wrong_mac=OWN_WRONG_MAC)
     L.send(3, "wrong-mac", sender=tx.path)
     rc, out, err = bg.finish()
     assert rc == 0, err

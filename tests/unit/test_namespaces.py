@@ -1,6 +1,7 @@
 """The namespace registry's pure parts on recorded files: mountinfo nsfs lines, cgroup paths of docker, podman,
 containerd/CRI-O and kubelet, the engines' state files, labels, --netns resolution and the fix commands."""
 import os
+import struct
 
 import pytest
 
@@ -126,3 +127,13 @@ def test_a_reused_inode_is_a_new_namespace():
 def test_label_is_a_string_everywhere():
     lab = NsLabel("pid 7 (x)", inode=5, handle="/proc/7/ns/net", pid=7, comm="x")
     assert lab == "pid 7 (x)" and f"{lab}" == "pid 7 (x)" and lab.kind == "process"
+
+
+def test_nsid_reply_parsing():
+    from netdrop.net.nsid import RTM_NEWNSID, parse_nsid_reply
+    attr = struct.pack("=HHi", 8, 1, 7)
+    body = struct.pack("=B3x", 0) + attr
+    msg = struct.pack("=IHHII", 16 + len(body), RTM_NEWNSID, 0, 1, 0) + body
+    assert parse_nsid_reply(msg) == 7
+    assert parse_nsid_reply(msg[:-4] + struct.pack("=i", -1)) is None  # NETNSA_NSID_NOT_ASSIGNED
+    assert parse_nsid_reply(struct.pack("=IHHII", 36, 2, 0, 1, 0) + b"\0" * 20) is None  # NLMSG_ERROR
