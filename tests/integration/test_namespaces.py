@@ -154,3 +154,17 @@ def test_vxlan_in_a_process_held_namespace(spaces, background):
     assert (f["interface"], f["expected_mac"], f["ip"]) == (L.VXLAN_IF, vx.mac, f"{L.VXLAN_NET}.2")
     assert f["count"] == 4 and f.get("counter_delta") == counter(4) and f["address_role"] == "primary"
     assert f["netns"] == f"pid {rx.pid} (sleep)" and "None" not in json.dumps(f)
+
+
+def test_top_names_a_namespace_born_while_it_runs(spaces, background):
+    bg = background("top", "--json", "--count", "4", "--interval", "1")
+    bg.wait_ready()
+    rx, tx = spaces.held(), spaces.held()
+    _pair(rx.pid, tx.pid, wrong_mac=OWN_WRONG_MAC)
+    L.send(4, "wrong-mac", sender=tx.path)
+    rc, out, err = bg.finish()
+    assert rc == 0, err
+    last = json.loads(out.splitlines()[-1])
+    rows = [d for d in last["drops"] if d["netns_id"] == rx.inode and d["reason"] == "OTHERHOST"]
+    assert [(d["netns"], d["interface"], d["count"], d["expected_mac"], d["netns_holder"]["comm"]) for d in rows] == \
+        [(f"pid {rx.pid} (sleep)", L.RX_IF, 4, L.RX_MAC, "sleep")]
