@@ -57,6 +57,10 @@ def explain_mac_mismatch(ctx, g) -> Finding:
     ev = _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac)
     why = classify(ev)
     evidence.append("why the MAC is wrong: " + why.text(ev))
+    if ev.elsewhere:
+        evidence.append(f"{g.dst_mac} is also the MAC of " + ", ".join(f"{o.name} in netns {o.netns}"
+                                                               for o in ev.elsewhere[:3])
+                        + " (another namespace, off this path)")
     evidence.extend(arp_notes(ev))
     fix = CAUSE_FIX.get(why.id, lambda ev, fix: fix)(ev, fix)
     return Finding(
@@ -87,13 +91,18 @@ def _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac) -> MacEvidenc
     owners = [o for o in ctx.after.interfaces
               if (o.mac and o.mac.lower() == seen) or (o.perm_mac and o.perm_mac.lower() == seen)]
     s = _sender_iface(ctx, sender_ip, sender_mac, iface)
+    # an interface with that MAC in a namespace off this path (receiver, address owner, sender) is mentioned, not
+    # taken as the explanation: copies of one setup share MACs
+    path = {x.netns_inode for x in (iface, local, s) if x is not None}
+    elsewhere = [o for o in owners if path and o.netns_inode not in path]
+    owners = [o for o in owners if o not in elsewhere]
     neigh = next((n for n in s.neighbours if n.ip == ip), None) if s else None
     arp = {}
     for i in {x.name: x for x in (iface, local) if x is not None}.values():
         vals = {k: ctx.host.sysctl(i.netns, i.name, k) for k in ARP_KEYS}
         if any(v is not None for v in vals.values()):
             arp[i.name] = vals
-    return MacEvidence(ip, seen, iface.mac if iface else None, iface, local, owners, s, neigh, arp)
+    return MacEvidence(ip, seen, iface.mac if iface else None, iface, local, owners, s, neigh, arp, elsewhere)
 
 
 def _owner_dict(ev: MacEvidence):
