@@ -27,9 +27,10 @@ bench: deps
 
 # A real container engine (podman from the distribution, installed here); only when asked: it changes the host's
 # forwarding sysctls and firewall while it runs (the tests put them back).
+test-containers: export NETDROP_TEST_CONTAINERS = 1
 test-containers: deps
 	@scripts/install-deps.sh --containers
-	NETDROP_TEST_CONTAINERS=1 $(PYTEST) tests/containers
+	$(PYTEST) tests/containers
 
 vm-test: deps
 	@scripts/install-deps.sh --vm
