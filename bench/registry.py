@@ -3,7 +3,6 @@ processes running. Usage: python3 bench/registry.py [N ...] (default 1000 3000).
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from netdrop.net.namespaces import measure  # noqa: E402

@@ -152,8 +152,9 @@ class Rows:
         p = e.packet
         netns, iface, reason, location, pkt_type, iface_mac = self._names(e)
         return EventRow(
-            time=e.ts_ns / 1e9 + self.offset, netns=netns, netns_id=e.netns, interface=iface, reason=reason, location=location,
-            pkt_type=pkt_type, protocol=p.proto_name, src_ip=p.src_ip, dst_ip=p.dst_ip, sport=p.sport, dport=p.dport,
+            time=e.ts_ns / 1e9 + self.offset, netns=netns, netns_id=e.netns, interface=iface, reason=reason,
+            location=location, pkt_type=pkt_type, protocol=p.proto_name, src_ip=p.src_ip, dst_ip=p.dst_ip,
+            sport=p.sport, dport=p.dport,
             src_mac=p.src_mac, dst_mac=p.dst_mac, iface_mac=iface_mac, len=e.frame_len,
             stack=self.col.stack(e.stack_id) if self.stack else None)
 

@@ -36,8 +36,8 @@ def explain_rp_filter(ctx, g) -> Finding:
              else "the route back to it is unknown")
     title = (f"{plural(g.count, 'packet', 'packets')} from {src or '?'} to {dst or '?'} on {g.interface} failed the "
              f"reverse-path filter")
-    explanation = (f"With rp_filter={shown(value)} (1 = strict) the kernel accepts a packet only "
-                   f"if the route back to its source leaves by the interface it came in on; for {shown(src, 'the source')} {route}, so "
+    explanation = (f"With rp_filter={shown(value)} (1 = strict) the kernel accepts a packet only if the route back "
+                   f"to its source leaves by the interface it came in on; for {shown(src, 'the source')} {route}, so "
                    "ip_rcv_finish() dropped it before netfilter's INPUT chain and before any socket.")
     fix = (f"add a route back to {src} via {g.interface} (`{ip_cmd(g.netns)} "
            f"route add {src} dev {g.interface}`), or use loose mode: "
@@ -76,7 +76,8 @@ def explain_not_local(ctx, g) -> Finding:
     title = (f"{plural(g.count, 'packet', 'packets')} for {dst or '?'} reached {g.interface} (netns {g.netns}), "
              f"which neither owns nor routes that address ({g.reason})")
     explanation = (f"The frames carried {g.interface}'s MAC, but {dst} is not local in netns {g.netns} "
-                   f"(it is on {where}) and forwarding is {'off' if fwd == '0' else 'on (no route)' if fwd else 'unknown'}"
+                   f"(it is on {where}) and forwarding is "
+                   f"{'off' if fwd == '0' else 'on (no route)' if fwd else 'unknown'}"
                    f" (net.ipv4.ip_forward={shown(fwd)}), so the kernel dropped them at {g.location}.")
     fix = (f"configure {shown(dst, 'the address')} where it is expected (`{ip_cmd(g.netns)} addr add "
            f"{dst}/<prefix> dev {g.interface}`), or correct the sender's route/neighbour entry that sends it here.")

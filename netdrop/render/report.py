@@ -89,7 +89,8 @@ def render_report(r: Report, wide_table: bool = False) -> RGroup:
     for n in r.notes:
         parts.append(note_text(n))
     if r.drops:
-        parts.append(drops_table(r.drops, wide(DIAGNOSE_COLUMNS) if wide_table else DIAGNOSE_COLUMNS, title=f"All drops in the window ({sum(d.count for d in r.drops):,})"))
+        keys = wide(DIAGNOSE_COLUMNS) if wide_table else DIAGNOSE_COLUMNS
+        parts.append(drops_table(r.drops, keys, title=f"All drops in the window ({sum(d.count for d in r.drops):,})"))
     tail = f"events: lost {r.lost_events}, sampled away {r.sampled_events} (counts are exact, in-kernel)"
     parts.append(Text(tail, style="dim"))
     return RGroup(*parts)

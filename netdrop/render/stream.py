@@ -84,8 +84,8 @@ def event_line(r: EventRow, width: int = 80, wide: bool = False) -> Text:
     else:
         flow = f"{r.src_ip or '?'}>{_ep(r.dst_ip, r.dport)}"
     if wide:
-        fields = [f"{clock}.{int(r.time * 1000) % 1000:03d}", f"{r.netns}[{r.netns_id}]", r.interface, r.reason, r.location, r.protocol,
-                  flow]
+        fields = [f"{clock}.{int(r.time * 1000) % 1000:03d}", f"{r.netns}[{r.netns_id}]", r.interface, r.reason,
+                  r.location, r.protocol, flow]
         line = " ".join(fields)
         if r.src_mac and r.pkt_type != "OTHERHOST":
             line += f" {r.src_mac} > {r.dst_mac}"
