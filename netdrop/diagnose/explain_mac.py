@@ -60,7 +60,7 @@ def explain_mac_mismatch(ctx, g) -> Finding:
     if ev.elsewhere:
         evidence.append(f"{g.dst_mac} is also the MAC of " + ", ".join(f"{o.name} in netns {o.netns}"
                                                                for o in ev.elsewhere[:3])
-                        + " (another namespace, off this path)")
+                        + " (another copy of this setup: a namespace that has the same MACs)")
     evidence.extend(arp_notes(ev))
     fix = CAUSE_FIX.get(why.id, lambda ev, fix: fix)(ev, fix)
     return Finding(
@@ -91,11 +91,11 @@ def _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac) -> MacEvidenc
     owners = [o for o in ctx.after.interfaces
               if (o.mac and o.mac.lower() == seen) or (o.perm_mac and o.perm_mac.lower() == seen)]
     s = _sender_iface(ctx, sender_ip, sender_mac, iface)
-    # an interface with that MAC in a namespace off this path (receiver, address owner, sender) is mentioned, not
-    # taken as the explanation: copies of one setup share MACs
-    path = {x.netns_inode for x in (iface, local, s) if x is not None}
-    elsewhere = [o for o in owners if path and o.netns_inode not in path]
-    owners = [o for o in owners if o not in elsewhere]
+    # an interface with that MAC in another copy of this setup (a namespace that also has the receiver's or the
+    # sender's MAC: labs, cloned containers) is mentioned, not taken as the explanation
+    copies = _copies(ctx, iface, s)
+    elsewhere = [o for o in owners if o.netns_inode in copies]
+    owners = [o for o in owners if o.netns_inode not in copies]
     neigh = next((n for n in s.neighbours if n.ip == ip), None) if s else None
     arp = {}
     for i in {x.name: x for x in (iface, local) if x is not None}.values():
@@ -103,6 +103,15 @@ def _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac) -> MacEvidenc
         if any(v is not None for v in vals.values()):
             arp[i.name] = vals
     return MacEvidence(ip, seen, iface.mac if iface else None, iface, local, owners, s, neigh, arp, elsewhere)
+
+
+def _copies(ctx, receiver: Optional[InterfaceFacts], sender: Optional[InterfaceFacts]) -> set:
+    """Namespaces, other than the receiver's and the sender's, that hold an interface with the receiver's or the
+    sender's MAC: copies of the same setup, whose interfaces explain nothing about this path."""
+    here = {x.netns_inode for x in (receiver, sender) if x is not None}
+    macs = {x.mac.lower() for x in (receiver, sender) if x is not None and x.mac}
+    return {i.netns_inode for i in ctx.after.interfaces
+            if i.mac and i.mac.lower() in macs and i.netns_inode not in here}
 
 
 def _owner_dict(ev: MacEvidence):

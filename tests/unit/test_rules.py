@@ -180,3 +180,19 @@ def test_kernel_without_the_counter_says_so():
     d = run(ctx, RULES)[0][0].to_dict()
     assert d["counter_missing"] == "this kernel has no rx_otherhost_dropped counter (added in Linux 5.19)"
     assert "this kernel has no rx_otherhost_dropped counter" in d["explanation"]
+
+
+def test_the_wrong_mac_in_a_copy_of_the_setup_is_not_the_cause():
+    """Two labs on one host: the other copy's macvlan child has the wrong MAC; this path's cause is the static entry."""
+    base = facts()
+    copy_rx = InterfaceFacts("other-rx", 4026532009, 2, "vB", "02:25:ad:fa:a8:be", "veth", 0x1003, 0, "UP")
+    mv = InterfaceFacts("other-rx", 4026532009, 3, "mv0", "02:de:ad:be:ef:01", "macvlan", 0x1002, 0, "DOWN",
+                        admin_up=False)
+    both = HostFacts(base.interfaces + [copy_rx, mv], base.names)
+    ctx = context([otherhost_count(3)], [event()] * 3, both, both)
+    f = run(ctx, RULES)[0][0].to_dict()
+    assert f["mac_cause"] == "static-neighbour" and "seen_mac_owner" not in f
+    assert any("also the MAC of mv0 in netns other-rx" in e for e in f["evidence"])
+    mv_elsewhere = HostFacts(base.interfaces + [mv], base.names)  # no copy: a macvlan moved to another namespace
+    f = run(context([otherhost_count(3)], [event()] * 3, mv_elsewhere, mv_elsewhere), RULES)[0][0].to_dict()
+    assert f["mac_cause"] == "local-other-interface" and f["seen_mac_owner"]["interface"] == "mv0"
