@@ -34,6 +34,8 @@ class App:
 _pass_app = click.make_pass_decorator(App)
 WIDTH = click.IntRange(40, 1000)
 DEBUG_HELP, WIDTH_HELP = "Show compiler output and tracebacks.", "Output width (default: the terminal's)."
+NETNS_HELP = ("Only this network namespace: an `ip netns` name, a container name or id prefix, pid:N (the namespace "
+              "of that process), or its inode.")
 
 
 def _late_width(ctx: click.Context, param, value: Optional[int]) -> None:
@@ -115,7 +117,7 @@ def cli(ctx: click.Context, debug: bool, width: Optional[int]) -> None:
 @cli.command()
 @click.option("--iface", "-i", metavar="IF", help="Focus on this interface.")
 @click.option("--ip", metavar="ADDR", help="Focus on this address (the one that 'does not work').")
-@click.option("--netns", "-n", metavar="NAME", help="Only this network namespace (as in `ip netns`).")
+@click.option("--netns", "-n", metavar="NS", help=NETNS_HELP)
 @click.option("--duration", "-d", type=DURATION, default=None,
               help="Seconds to watch, up to 86400 [default: 10; with --follow: without end, until Ctrl-C].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema: docs/json.md).")
@@ -125,10 +127,11 @@ def cli(ctx: click.Context, debug: bool, width: Optional[int]) -> None:
 @click.option("--classify", type=click.Choice(["auto", "fentry", "kprobe", "none"]), default="auto", show_default=True,
               help="Per-packet hooks on eth_type_trans/ip_rcv_core for the window (auto: fentry, else kprobe).")
 @click.option("--follow", "-f", is_flag=True, help="Keep watching; report causes as they appear and when they stop.")
+@click.option("--wide", "-w", is_flag=True, help="Add each namespace's inode (NETNS-ID) to the drops table.")
 @click.option("--resolved-after", type=click.FloatRange(0.5, 3600), default=5.0, show_default=True,
               help="--follow: a cause is over after this many seconds without its drops while traffic continues.")
 @pass_app
-def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc, classify, follow,
+def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc, classify, follow, wide,
              resolved_after) -> None:
     """Watch for DURATION seconds and explain every drop: what, where, why, and the fix."""
     from .collect import Collector
@@ -158,13 +161,13 @@ def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc,
     if as_json:
         click.echo(report_json(report))
     else:
-        app.out.print(render_report(report))
+        app.out.print(render_report(report, wide_table=wide))
 
 
 @cli.command()
 @click.option("--interval", type=click.FloatRange(0.1, 3600), default=1.0, show_default=True, help="Seconds per refresh.")
 @click.option("--iface", "-i", metavar="IF", help="Only this interface (filtered in the kernel).")
-@click.option("--netns", "-n", metavar="NAME", help="Only this network namespace (filtered in the kernel).")
+@click.option("--netns", "-n", metavar="NS", help=NETNS_HELP + " Filtered in the kernel.")
 @click.option("--reason", "-r", metavar="NAME", help="Only this drop reason, as the running kernel names it.")
 @click.option("--sort", type=click.Choice(["rate", "count", "reason", "interface"]), default="rate", show_default=True)
 @click.option("--once", is_flag=True, help="Print one snapshot and exit.")
@@ -173,8 +176,9 @@ def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc,
 @READY_FILE
 @click.option("--promisc", is_flag=True,
               help="Hold --iface promiscuous while top runs (packet-socket membership; released on any exit).")
+@click.option("--wide", "-w", is_flag=True, help="Add each namespace's inode (NETNS-ID column).")
 @pass_app
-def top(app: App, interval, iface, netns, reason, sort, once, count, as_json, ready_file, promisc) -> None:
+def top(app: App, interval, iface, netns, reason, sort, once, count, as_json, ready_file, promisc, wide) -> None:
     """A live, top-style view of every drop on the host: counts, rates, reasons, locations."""
     import time as _time
 
@@ -182,7 +186,7 @@ def top(app: App, interval, iface, netns, reason, sort, once, count, as_json, re
     from .render.live import render_view, view_json
     from .top import Top, TopConfig, run_live, run_plain
     cfg = TopConfig(interval=interval, iface=iface, netns=netns, reason=reason, sort=sort,
-                    count=1 if once else count, ready_file=ready_file, debug=app.debug, promisc=promisc)
+                    count=1 if once else count, ready_file=ready_file, debug=app.debug, promisc=promisc, wide=wide)
     kernel = app.kernel()
     # a dumb terminal (TERM=dumb: no cursor movement) gets the plain refreshing view, one snapshot per interval
     interactive = not as_json and not once and not count and sys.stdout.isatty() and sys.stdin.isatty() \
@@ -207,7 +211,7 @@ def top(app: App, interval, iface, netns, reason, sort, once, count, as_json, re
 
 @cli.command()
 @click.option("--iface", "-i", metavar="IF", help="Only drops on this interface (filtered in the kernel).")
-@click.option("--netns", "-n", metavar="NAME", help="Only this network namespace (filtered in the kernel).")
+@click.option("--netns", "-n", metavar="NS", help=NETNS_HELP + " Filtered in the kernel.")
 @click.option("--reason", "-r", metavar="NAME", help="Only this drop reason, as the running kernel names it.")
 @click.option("--proto", metavar="P", help="tcp, udp, icmp, icmp6, sctp or a number.")
 @click.option("--host", metavar="ADDR", help="Source or destination address.")
@@ -222,7 +226,7 @@ def top(app: App, interval, iface, netns, reason, sort, once, count, as_json, re
               help="Events per second per CPU; beyond it drops are counted, not streamed.")
 @click.option("--pcap", type=click.Path(dir_okay=False), help="Write the dropped frames to this pcapng file.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines (schema: docs/watch.md).")
-@click.option("--wide", "-w", is_flag=True, help="Full lines instead of 80 columns.")
+@click.option("--wide", "-w", is_flag=True, help="Full lines instead of 80 columns (with the namespace's inode).")
 @READY_FILE
 @pass_app
 def watch(app: App, iface, netns, reason, proto, host, port, mac, count, duration, stack, snaplen, budget, pcap,

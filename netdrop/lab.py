@@ -114,8 +114,29 @@ def up(scenario: str = "wrong-mac") -> Dict[str, str]:
     return status()
 
 
-def _sysctl(ns: str, key: str, value: str) -> None:
-    ip("netns", "exec", ns, "sysctl", "-qw", f"{key}={value}")
+def in_ns(where, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `cmd` in a namespace given as an `ip netns` name, a pid (int) or a namespace path (a bind mount)."""
+    if isinstance(where, int):
+        full = ["nsenter", "-t", str(where), "-n", *cmd]
+    elif where.startswith("/"):
+        full = ["nsenter", f"--net={where}", *cmd]
+    else:
+        full = ["ip", "netns", "exec", where, *cmd]
+    r = subprocess.run(full, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise HostError(f"`{' '.join(full)}` failed: {r.stderr.strip()}", "run `netdrop lab down` and retry")
+    return r
+
+
+def ns_ip(where, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`ip` in `where` (see in_ns): `ip -n NAME` for a name."""
+    if isinstance(where, str) and not where.startswith("/"):
+        return ip("-n", where, *args, check=check)
+    return in_ns(where, "ip", *args, check=check)
+
+
+def _sysctl(ns, key: str, value: str) -> None:
+    in_ns(ns, "sysctl", "-qw", f"{key}={value}")
 
 
 # Every sysctl a scenario relies on, set in each lab namespace before any link exists (links copy conf/default).
@@ -138,9 +159,9 @@ OPTIONAL_SYSCTLS = {  # br_netfilter, when a container engine loaded it: bridged
 }
 
 
-def set_sysctls(ns: str, values: Dict[str, str], optional: bool = False) -> None:
-    """Write /proc/sys/<key> as seen inside `ns` (net sysctls resolve in the opener's namespace)."""
-    with netns.entered(ns):
+def set_sysctls(ns, values: Dict[str, str], optional: bool = False) -> None:
+    """Write /proc/sys/<key> as seen inside `ns` (see in_ns; net sysctls resolve in the opener's namespace)."""
+    with netns.entered(f"/proc/{ns}/ns/net" if isinstance(ns, int) else ns):
         for key, value in values.items():
             try:
                 with open("/proc/sys/" + key, "w") as f:
@@ -154,27 +175,36 @@ def set_sysctls(ns: str, values: Dict[str, str], optional: bool = False) -> None
 def _build_base(bridge: bool = False) -> None:
     for ns in (RX_NS, TX_NS):
         ip("netns", "add", ns)
-        ip("-n", ns, "link", "set", "lo", "up")
+    build_pair(RX_NS, TX_NS, bridge)
+
+
+def build_pair(rx, tx, bridge: bool = False, rx_if: str = RX_IF, tx_if: str = TX_IF, tx_mac: str = TX_MAC,
+               wrong_mac: str = WRONG_MAC) -> None:
+    """The wrong-MAC situation between two existing namespaces (names, pids or paths: see in_ns): a veth pair, the
+    receiver's two addresses, and the sender's static neighbour entry pointing the secondary address at WRONG_MAC.
+    A second pair on the same host should use its own `tx_mac`: the sender is recognised by its MAC."""
+    for ns in (rx, tx):
+        ns_ip(ns, "link", "set", "lo", "up")
         set_sysctls(ns, BASELINE_SYSCTLS)
         set_sysctls(ns, OPTIONAL_SYSCTLS, optional=True)
-    ip("-n", TX_NS, "link", "add", "name", TX_IF, "address", TX_MAC, "type", "veth", "peer", "name", RX_IF,
-        "address", PORT_MAC if bridge else RX_MAC, "netns", RX_NS)
-    owner = RX_IF
+    ns_ip(tx, "link", "add", "name", tx_if, "address", tx_mac, "type", "veth", "peer", "name", rx_if,
+          "address", PORT_MAC if bridge else RX_MAC, "netns", str(rx))
+    owner = rx_if
     if bridge:
         owner = BRIDGE
-        ip("-n", RX_NS, "link", "add", "name", BRIDGE, "address", RX_MAC, "type", "bridge")
-        ip("-n", RX_NS, "link", "set", RX_IF, "master", BRIDGE)
-        ip("-n", RX_NS, "link", "set", BRIDGE, "up")
-    ip("-n", RX_NS, "addr", "add", f"{PRIMARY_IP}/{PREFIXLEN}", "dev", owner)
-    ip("-n", RX_NS, "addr", "add", f"{SECONDARY_IP}/{PREFIXLEN}", "dev", owner)
-    ip("-n", TX_NS, "addr", "add", f"{SENDER_IP}/{PREFIXLEN}", "dev", TX_IF)
-    ip("-n", RX_NS, "link", "set", RX_IF, "up")
-    ip("-n", TX_NS, "link", "set", TX_IF, "up")
+        ns_ip(rx, "link", "add", "name", BRIDGE, "address", RX_MAC, "type", "bridge")
+        ns_ip(rx, "link", "set", rx_if, "master", BRIDGE)
+        ns_ip(rx, "link", "set", BRIDGE, "up")
+    ns_ip(rx, "addr", "add", f"{PRIMARY_IP}/{PREFIXLEN}", "dev", owner)
+    ns_ip(rx, "addr", "add", f"{SECONDARY_IP}/{PREFIXLEN}", "dev", owner)
+    ns_ip(tx, "addr", "add", f"{SENDER_IP}/{PREFIXLEN}", "dev", tx_if)
+    ns_ip(rx, "link", "set", rx_if, "up")
+    ns_ip(tx, "link", "set", tx_if, "up")
     # The fault: the sender believes the secondary address lives at a MAC nobody has.
-    ip("-n", TX_NS, "neigh", "replace", SECONDARY_IP, "lladdr", WRONG_MAC, "dev", TX_IF, "nud", "permanent")
+    ns_ip(tx, "neigh", "replace", SECONDARY_IP, "lladdr", wrong_mac, "dev", tx_if, "nud", "permanent")
     # Deterministic counts: no ARP resolution (and its queue) in front of the primary address either.
-    ip("-n", TX_NS, "neigh", "replace", PRIMARY_IP, "lladdr", RX_MAC, "dev", TX_IF, "nud", "permanent")
-    ip("-n", RX_NS, "neigh", "replace", SENDER_IP, "lladdr", TX_MAC, "dev", owner, "nud", "permanent")
+    ns_ip(tx, "neigh", "replace", PRIMARY_IP, "lladdr", RX_MAC, "dev", tx_if, "nud", "permanent")
+    ns_ip(rx, "neigh", "replace", SENDER_IP, "lladdr", tx_mac, "dev", owner, "nud", "permanent")
 
 
 def _build_changed_mac() -> None:
@@ -192,9 +222,25 @@ def _build_changed_mac() -> None:
     ip("-n", RX_NS, "link", "set", RX_IF, "address", RX_MAC)
 
 
-def _build_macvlan() -> None:
-    ip("-n", RX_NS, "link", "add", "link", RX_IF, "name", "mv0", "address", WRONG_MAC, "type", "macvlan",
-        "mode", "bridge")
+def _build_macvlan(rx=None) -> None:
+    """A macvlan child (down) of the receiver's interface that has the wrong MAC; `rx`: see in_ns."""
+    ns_ip(rx or RX_NS, "link", "add", "link", RX_IF, "name", "mv0", "address", WRONG_MAC, "type", "macvlan",
+          "mode", "bridge")
+
+
+VXLAN_IF, VXLAN_ID, VXLAN_NET = "vx0", 42, "10.201.0"
+
+
+def build_vxlan(rx, tx) -> None:
+    """Over a pair build_pair() made: a VXLAN tunnel (id 42) between the two ends' primary addresses, with
+    10.201.0.2 on the receiver's vx0 and the sender's static neighbour entry for it pointing at WRONG_MAC."""
+    for ns, local, remote, addr in ((rx, PRIMARY_IP, SENDER_IP, 2), (tx, SENDER_IP, PRIMARY_IP, 1)):
+        dev = RX_IF if ns == rx else TX_IF
+        ns_ip(ns, "link", "add", VXLAN_IF, "type", "vxlan", "id", str(VXLAN_ID), "local", local, "remote", remote,
+              "dstport", "4789", "dev", dev)
+        ns_ip(ns, "addr", "add", f"{VXLAN_NET}.{addr}/24", "dev", VXLAN_IF)
+        ns_ip(ns, "link", "set", VXLAN_IF, "up")
+    ns_ip(tx, "neigh", "replace", f"{VXLAN_NET}.2", "lladdr", WRONG_MAC, "dev", VXLAN_IF, "nud", "permanent")
 
 
 def _build_macvlan_netns() -> None:
@@ -305,9 +351,9 @@ def require_lab() -> None:
 
 
 # The lab's traffic lives in labtraffic.py (which imports this module); these keep `lab.send(...)` working.
-def send(count: int, kind: str = "wrong-mac", interval: float = 0.0) -> int:
+def send(count: int, kind: str = "wrong-mac", interval: float = 0.0, sender=None) -> int:
     from .labtraffic import send as _send
-    return _send(count, kind, interval)
+    return _send(count, kind, interval, sender)
 
 
 def flood(seconds: float) -> int:

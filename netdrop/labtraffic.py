@@ -23,21 +23,24 @@ KINDS: Dict[str, Tuple[str, int, Optional[str], int]] = {
     "rcvbuf": (L.PRIMARY_IP, L.SINK_PORT, None, 512),
     "wrong-mac6": (L.SECONDARY_IP6, L.UDP_PORT, None, 16),
     "closed-port6": (L.PRIMARY_IP6, L.CLOSED_PORT, None, 16),
+    "wrong-mac-vxlan": (f"{L.VXLAN_NET}.2", L.UDP_PORT, None, 16),  # over lab.build_vxlan()'s tunnel
 }
 TRAFFIC_KINDS = tuple(KINDS) + ("backlog",)
 SCENARIO_OF = {"no-route": "forwarding", "wrong-mac6": "ipv6", "closed-port6": "ipv6"}  # kinds named otherwise
 
 
-def send(count: int, kind: str = "wrong-mac", interval: float = 0.0) -> int:
-    """Send `count` UDP datagrams from the sender namespace. Returns how many the socket accepted."""
-    L.require_lab()
+def send(count: int, kind: str = "wrong-mac", interval: float = 0.0, sender: Optional[str] = None) -> int:
+    """Send `count` UDP datagrams from the sender namespace (the lab's, or `sender`, one lab.build_pair() made).
+    Returns how many the socket accepted."""
+    if sender is None:
+        L.require_lab()
     if kind == "backlog":
         return _send_backlog(count)
     if kind not in KINDS:
         raise UsageError(f"unknown traffic kind {kind!r}", "kinds: " + ", ".join(TRAFFIC_KINDS))
     dst, port, src, size = KINDS[kind]
     family = socket.AF_INET6 if ":" in dst else socket.AF_INET
-    with netns.entered(L.TX_NS):
+    with netns.entered(sender or L.TX_NS):
         sock = socket.socket(family, socket.SOCK_DGRAM)
     sent = 0
     with sock:

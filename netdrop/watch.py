@@ -14,13 +14,12 @@ from .enrich import Enricher
 from .errors import NotFound, UsageError
 from .model import PACKET_TYPES, DropEvent
 from .net.links import HostFacts
-from .net.netns import NetnsNames
+from .net.namespaces import Registry
 from .render.stream import EventRow
 from .signals import stop_on_signals
 
 PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmp6": 58, "ipv6-icmp": 58, "sctp": 132}
 POLL_SECONDS = 0.05
-FACTS_REFRESH_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -42,16 +41,15 @@ class WatchConfig:
     debug: bool = False
 
 
-def build_filters(cfg: WatchConfig, kernel, names: NetnsNames, facts: HostFacts) -> Tuple[Filters, Callable]:
+def build_filters(cfg: WatchConfig, kernel, names: Registry, facts: HostFacts) -> Tuple[Filters, Callable]:
     """Kernel-side filters, and the user-space check for what the kernel cannot filter (an IPv6 --host)."""
     f: Dict = {}
+    netns = None
     if cfg.netns:
-        inode = names.inode(cfg.netns)
-        if inode is None:
-            raise NotFound(f"no network namespace named {cfg.netns}", "list them with `ip netns list`")
-        f["netns"] = inode
+        netns = names.resolve(cfg.netns)
+        f["netns"] = netns.inode
     if cfg.iface:
-        hits = facts.find_name(cfg.iface, cfg.netns)
+        hits = facts.find_name(cfg.iface, netns)
         if not hits:
             raise NotFound(f"no interface named {cfg.iface}" + (f" in netns {cfg.netns}" if cfg.netns else ""),
                            "list them with `ip link` (add --netns NAME for another namespace)")
@@ -117,42 +115,46 @@ def probe_config(cfg: WatchConfig, filters: Filters) -> ProbeConfig:
 class Rows:
     """DropEvent -> EventRow, with interface names re-read when an unknown one shows up (at most once a second)."""
 
-    def __init__(self, kernel, names: NetnsNames, facts: HostFacts, collector, stack: bool):
+    def __init__(self, kernel, names: Registry, facts: HostFacts, collector, stack: bool):
         self.kernel, self.names, self.col, self.stack = kernel, names, collector, stack
         self.enrich = Enricher(kernel, names, facts)
         self.offset = time.time() - time.monotonic()  # bpf_ktime_get_ns() is CLOCK_MONOTONIC
-        self.refreshed = time.monotonic()
         self.cache: Dict[tuple, tuple] = {}
 
-    def _known(self, e: DropEvent) -> None:
-        if e.ifindex and self.enrich.facts.get(e.netns, e.ifindex) is None and \
-                time.monotonic() - self.refreshed > FACTS_REFRESH_SECONDS:
-            self.refreshed = time.monotonic()
-            self.names = NetnsNames()
-            self.enrich = Enricher(self.kernel, self.names, HostFacts.collect(self.names))
+    def tick(self) -> None:
+        """Once per batch of events: names stay fresh (a namespace gone, an inode number reused)."""
+        if self.enrich.revalidate():
             self.cache.clear()
+
+    def _known(self, e: DropEvent) -> bool:
+        """Whether the drop's namespace and interface have names (asks the enricher to look them up if not)."""
+        if self.enrich.ensure(e.netns, e.ifindex):
+            self.cache.clear()
+        return self.names.known(e.netns) and (not e.ifindex or self.enrich.facts.get(e.netns, e.ifindex) is not None)
 
     def _names(self, e: DropEvent) -> tuple:
         """(netns, interface, reason, location, pkt_type, interface MAC), cached per place of drop."""
         key = (e.netns, e.ifindex, e.reason, e.pkt_type, e.location)
         hit = self.cache.get(key)
         if hit is None:
-            self._known(e)
+            known = self._known(e)
             en = self.enrich
             hit = (self.names.name(e.netns), en.interface(e.netns, e.ifindex), en.event_reason(e),
                    self.kernel.location(e.location), PACKET_TYPES.get(e.pkt_type, str(e.pkt_type)),
                    en.iface_mac(e.netns, e.ifindex))
             if len(self.cache) > 100_000:
                 self.cache.clear()
-            self.cache[key] = hit
+            if known:  # unnamed ones are asked about again (rate-limited by the enricher)
+                self.cache[key] = hit
         return hit
 
     def row(self, e: DropEvent) -> EventRow:
         p = e.packet
         netns, iface, reason, location, pkt_type, iface_mac = self._names(e)
         return EventRow(
-            time=e.ts_ns / 1e9 + self.offset, netns=netns, interface=iface, reason=reason, location=location,
-            pkt_type=pkt_type, protocol=p.proto_name, src_ip=p.src_ip, dst_ip=p.dst_ip, sport=p.sport, dport=p.dport,
+            time=e.ts_ns / 1e9 + self.offset, netns=netns, netns_id=e.netns, interface=iface, reason=reason,
+            location=location, pkt_type=pkt_type, protocol=p.proto_name, src_ip=p.src_ip, dst_ip=p.dst_ip,
+            sport=p.sport, dport=p.dport,
             src_mac=p.src_mac, dst_mac=p.dst_mac, iface_mac=iface_mac, len=e.frame_len,
             stack=self.col.stack(e.stack_id) if self.stack else None)
 
@@ -160,7 +162,7 @@ class Rows:
 def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[[EventRow], None],
           on_loss: Callable[[int, int], None] = lambda lost, sampled: None,
           on_ready: Callable[[], None] = lambda: None) -> Dict[str, int]:
-    names = NetnsNames()
+    names = Registry()
     facts = HostFacts.collect(names)
     filters, user_check = build_filters(cfg, kernel, names, facts)
     probe = probe_config(cfg, filters)
@@ -199,6 +201,8 @@ def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[
                 while time.monotonic() - start < cfg.duration and not (cfg.count and n["printed"] >= cfg.count) \
                         and not stop.is_set():
                     batch = col.raw_events(max_events=20_000)
+                    if batch:
+                        rows.tick()
                     for raw in batch:
                         handle(raw)
                     if not batch:

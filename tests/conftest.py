@@ -186,3 +186,14 @@ def no_leftovers():
     if shutil.which("bpftool") and not os.environ.get("NETDROP_SHARED_HOST"):
         out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
         assert "kfree_skb" not in out, "a kfree_skb BPF program is still loaded"
+
+
+@pytest.fixture
+def spaces(tmp_path):
+    """Namespaces outside /run/netns (held by a process, or by a bind mount only), removed after the test."""
+    from .integration.nsfixtures import Spaces
+    s = Spaces(tmp_path)
+    try:
+        yield s
+    finally:
+        s.close()

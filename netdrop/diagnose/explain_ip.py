@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..model import Finding
 from .explain_mac import sender_and_fix
-from .text import addr_add_command, exec_prefix, forwarding_key, hostport, plural, read_value
+from .text import addr_add_command, exec_prefix, forwarding_key, hostport, ip_cmd, plural, shown
 
 
 # ---- no-socket ------------------------------------------------------------------------------------------------------
@@ -37,15 +37,16 @@ def explain_rp_filter(ctx, g) -> Finding:
              else "the route back to it is unknown")
     title = (f"{plural(g.count, 'packet', 'packets')} from {src or '?'} to {dst or '?'} on {g.interface} failed the "
              f"reverse-path filter")
-    explanation = (f"With rp_filter={value if value is not None else '?'} (1 = strict) the kernel accepts a packet only "
-                   f"if the route back to its source leaves by the interface it came in on; for {src} {route}, so "
+    explanation = (f"With rp_filter={shown(value)} (1 = strict) the kernel accepts a packet only if the route back "
+                   f"to its source leaves by the interface it came in on; for {shown(src, 'the source')} {route}, so "
                    "ip_rcv_finish() dropped it before netfilter's INPUT chain and before any socket.")
-    fix = (f"add a route back to {src} via {g.interface} (`ip {('-n ' + g.netns + ' ') if g.netns != 'host' else ''}"
-           f"route add {src} dev {g.interface}`), or use loose mode: `sysctl net.ipv4.conf.{g.interface}.rp_filter=2`"
+    fix = (f"add a route back to {src} via {g.interface} (`{ip_cmd(g.netns)} "
+           f"route add {src} dev {g.interface}`), or use loose mode: "
+           f"`{exec_prefix(g.netns)}sysctl net.ipv4.conf.{g.interface}.rp_filter=2`"
            " (and conf.all, which the kernel combines by maximum).")
     return _finding("rp-filter", g, title, explanation, fix,
-                    [f"rp_filter on {g.interface} (max of conf.all and conf.{g.interface}): {read_value(value)}",
-                     f"route back to {src}: {back if back else 'none'}"],
+                    [f"rp_filter on {g.interface} (max of conf.all and conf.{g.interface}): {shown(value)}",
+                     f"route back to {shown(src, 'the source')}: {back if back else 'none'}"],
                     rp_filter=value, source=src, route_back=back or None)
 
 
@@ -76,7 +77,7 @@ def explain_not_local(ctx, g) -> Finding:
     where = ", ".join(f"{o.name} in netns {o.netns}" for o in owners) or "no interface netdrop can see"
     title = (f"{plural(g.count, 'packet', 'packets')} for {dst or '?'} reached {g.interface} (netns {g.netns}), "
              f"which neither owns nor routes that address ({g.reason})")
-    sysctl_text = f"{key.replace('/', '.')}={read_value(fwd)}"
+    sysctl_text = f"{key.replace('/', '.')}={shown(fwd)}"
     if g.reason == "IP_INNOROUTES":
         why = (f"netns {g.netns} forwards ({sysctl_text}) but has no route to {dst}, so ip_route_input() made it "
                "unreachable (the sender got an ICMP unreachable)")
@@ -132,7 +133,7 @@ def explain_unresolved_neighbour(ctx, g) -> Finding:
     forwarded = bool(src) and not local_src
     key = forwarding_key(dst)
     fwd = ctx.host.sysctl_path(g.netns, key)
-    sysctl_text = f"{key.replace('/', '.')}={read_value(fwd)}"
+    sysctl_text = f"{key.replace('/', '.')}={shown(fwd)}"
     title = (f"{plural(g.count, 'packet', 'packets')} to {dst or '?'} were dropped on {g.interface} (netns {g.netns}): "
              f"no host answered {asked} for {dst or 'the next hop'}")
     if forwarded:
@@ -162,16 +163,16 @@ def explain_rcvbuf(ctx, g) -> Finding:
     dport, proto = g.top("dport"), g.top("proto_name") or "udp"
     owner = ctx.host.socket_owner(g.netns, proto, dport) if dport else None
     who = f"{owner[1]} (pid {owner[0]})" if owner else "the receiving process (already gone)"
-    rmax = read_value(ctx.host.sysctl_path(g.netns, "net/core/rmem_max"))
-    rdef = read_value(ctx.host.sysctl_path(g.netns, "net/core/rmem_default"))
+    rmax = shown(ctx.host.sysctl_path(g.netns, "net/core/rmem_max"))
+    rdef = shown(ctx.host.sysctl_path(g.netns, "net/core/rmem_default"))
     title = (f"{plural(g.count, 'datagram', 'datagrams')} to {hostport(g.top('dst_ip'), dport)} were dropped: "
              f"the socket's receive buffer was full")
     explanation = (f"{who} owns the {proto} socket on port {dport} but does not read fast enough; when its "
                    f"receive buffer is full the kernel drops what arrives ({g.location}).")
     fix = (f"make {who} read faster, or give the socket a larger buffer (SO_RCVBUF; capped by "
-           f"net.core.rmem_max={rmax}, default net.core.rmem_default={rdef}).")
+           f"net.core.rmem_max={shown(rmax)}, default net.core.rmem_default={shown(rdef)}).")
     return _finding("rcvbuf-full", g, title, explanation, fix,
-                    [f"socket owner: {who}", f"net.core.rmem_max={rmax}, rmem_default={rdef}"],
+                    [f"socket owner: {who}", f"net.core.rmem_max={shown(rmax)}, rmem_default={shown(rdef)}"],
                     port=dport, protocol=proto, process=owner[1] if owner else None,
                     pid=owner[0] if owner else None, rmem_max=rmax, rmem_default=rdef)
 
@@ -179,13 +180,13 @@ def explain_rcvbuf(ctx, g) -> Finding:
 # ---- backlog-full ---------------------------------------------------------------------------------------------------
 def explain_backlog(ctx, g) -> Finding:
     # host-wide: a namespace other than the first has no net.core.netdev_max_backlog of its own
-    backlog = read_value(ctx.host.sysctl_path(None, "net/core/netdev_max_backlog"))
+    backlog = ctx.host.sysctl_path(None, "net/core/netdev_max_backlog")
     title = f"{plural(g.count, 'packet', 'packets')} on {g.interface} were dropped: the per-CPU input backlog was full"
     explanation = (f"Packets queued for the stack (netif_rx, RPS) faster than softirq processing drained them; "
-                   f"beyond net.core.netdev_max_backlog={backlog} the kernel drops them at {g.location}.")
+                   f"beyond net.core.netdev_max_backlog={shown(backlog)} the kernel drops them at {g.location}.")
     fix = ("raise net.core.netdev_max_backlog, spread the receive load over more CPUs (RSS/RPS), or find what "
            "keeps the CPU from running softirqs.")
-    return _finding("backlog-full", g, title, explanation, fix, [f"net.core.netdev_max_backlog={backlog}"],
+    return _finding("backlog-full", g, title, explanation, fix, [f"net.core.netdev_max_backlog={shown(backlog)}"],
                     netdev_max_backlog=backlog)
 
 

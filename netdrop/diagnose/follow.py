@@ -8,17 +8,16 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
 
 from ..aggregate import Snapshot
-from ..bpf.offsets import ProbeConfig
 from ..model import Finding
 from ..net.links import HostFacts
-from ..net.netns import NetnsNames
+from ..enrich import Enricher
+from ..net.namespaces import Registry
 from ..net.promisc import TemporaryPromisc
 from ..signals import stop_on_signals
-from ..enrich import Enricher
 from ..net.inspect import LiveHost
 from .resolution import confirmed
 from .rules import RULES
-from .run import DiagnoseConfig, Window, analyse, promisc_targets, validate, write_ready
+from .run import DiagnoseConfig, Window, analyse, probe_for, promisc_targets, validate, write_ready
 
 MAX_EVENTS = 20000  # evidence kept for the rules: the most recent sampled drops
 
@@ -44,17 +43,20 @@ def _rx(facts: HostFacts, f: Finding) -> Optional[int]:
 def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Callable[[str, Finding, Dict], None],
            on_ready: Callable = lambda held: None, interval: float = 1.0, resolved_after: float = 5.0) -> None:
     """emit(kind, finding, detail) with kind in found / grew / resolved; runs until cfg.duration or Ctrl-C."""
-    names = NetnsNames()
+    names = Registry()
     facts0 = HostFacts.collect(names)
     cfg = validate(cfg, names, facts0)
     targets = promisc_targets(cfg, facts0) if cfg.promisc else []
     tracked: Dict[Tuple, Tracked] = {}
     events: deque = deque(maxlen=MAX_EVENTS)
     host = LiveHost()
-    with collector_factory(kernel, ProbeConfig(event_budget=cfg.event_budget), cfg.debug) as col, \
+    with collector_factory(kernel, probe_for(cfg), cfg.debug) as col, \
             TemporaryPromisc(targets) as held:
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
+        names.refresh()
+        known = dict(names.spaces)
         before = HostFacts.collect(names)
+        enricher = Enricher(kernel, names, before)
         write_ready(cfg.ready_file)
         on_ready(held.held)
         start = time.monotonic()
@@ -67,11 +69,14 @@ def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Calla
                 if now < next_tick:
                     continue
                 next_tick = now + interval
-                after = HostFacts.collect(names)
-                end = Snapshot.of(now, col.counts(), col.stats())
-                report = analyse(kernel, names, cfg, Window(base, end, list(events), before, after, now - start),
-                                 col.hooks(), held.held)
-                evidence = Evidence(after, host, events, Enricher(kernel, names, after).event_reason)
+                counts = col.counts()
+                enricher.ensure_all(counts)  # a namespace born meanwhile is named at its first drop
+                after = enricher.facts.merge(HostFacts.collect(names))
+                end = Snapshot.of(now, counts, col.stats())
+                born = names.born_since(known)
+                report = analyse(kernel, names, cfg, Window(base, end, list(events), before, after, now - start,
+                                                            born=born), col.hooks(), held.held)
+                evidence = Evidence(after, host, events, enricher.event_reason)
                 _update(report.findings, tracked, evidence, now, resolved_after, emit)
 
 

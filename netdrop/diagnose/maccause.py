@@ -5,7 +5,7 @@ address, the sender's neighbour entry (static or learned), and the ARP sysctls o
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple
 
 from ..model import InterfaceFacts, Neighbour
@@ -25,6 +25,7 @@ class MacEvidence:
     sender: Optional[InterfaceFacts]  # the sending interface, when it is on this host
     neigh: Optional[Neighbour]  # the sender's entry for ip
     arp: dict  # interface name -> {key: effective value}
+    elsewhere: List[InterfaceFacts] = field(default_factory=list)  # the seen MAC's owners off this path
 
 
 @dataclass(frozen=True)

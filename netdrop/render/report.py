@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..model import DropRow, Finding, Note, Report
-from .columns import BY_KEY, DIAGNOSE_COLUMNS
+from .columns import BY_KEY, DIAGNOSE_COLUMNS, wide
 from .text import plain
 
 CAUSE_STYLE = {"mac-mismatch": "bold red"}
@@ -74,7 +74,7 @@ def note_text(n: Note) -> Text:
     return t
 
 
-def render_report(r: Report) -> RGroup:
+def render_report(r: Report, wide_table: bool = False) -> RGroup:
     parts: list = []
     head = Text.assemble(("netdrop diagnose", "bold"), f"  kernel {r.kernel}, watched {r.duration:.1f} s, hooks: ")
     head.append_text(plain(", ".join(h["name"] for h in r.hooks if h.get("attached")) or "none"))
@@ -94,7 +94,8 @@ def render_report(r: Report) -> RGroup:
     for n in r.notes:
         parts.append(note_text(n))
     if r.drops:
-        parts.append(drops_table(r.drops, title=f"All drops in the window ({sum(d.count for d in r.drops):,})"))
+        keys = wide(DIAGNOSE_COLUMNS) if wide_table else DIAGNOSE_COLUMNS
+        parts.append(drops_table(r.drops, keys, title=f"All drops in the window ({sum(d.count for d in r.drops):,})"))
     tail = f"events: lost {r.lost_events}, sampled away {r.sampled_events} (counts are exact, in-kernel)"
     parts.append(Text(tail, style="dim"))
     return RGroup(*parts)

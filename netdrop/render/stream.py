@@ -32,6 +32,7 @@ class EventRow:
     iface_mac: Optional[str]
     len: int
     stack: Optional[List[str]] = None
+    netns_id: int = 0  # the namespace's inode
 
     def to_json(self) -> str:
         d = {"type": "drop", **self.__dict__}  # flat fields: no need for asdict()'s deep copy (3x slower)
@@ -86,8 +87,8 @@ def event_line(r: EventRow, width: int = 80, wide: bool = False) -> Text:
     else:
         flow = f"{r.src_ip or '?'}>{_ep(r.dst_ip, r.dport)}"
     if wide:
-        fields = [f"{clock}.{int(r.time * 1000) % 1000:03d}", r.netns, r.interface, r.reason, r.location, r.protocol,
-                  flow]
+        fields = [f"{clock}.{int(r.time * 1000) % 1000:03d}", f"{r.netns}[{r.netns_id}]", r.interface, r.reason,
+                  r.location, r.protocol, flow]
         line = " ".join(fields)
         if r.src_mac and r.pkt_type != "OTHERHOST":
             line += f" {r.src_mac} > {r.dst_mac}"

@@ -67,3 +67,9 @@ def test_json_schema():
 def test_summary_text_names_every_bucket():
     s = summary_text({"counted": 10, "printed": 5, "lost": 1, "sampled": 2, "filtered": 1, "not_printed": 1})
     assert s.startswith("10 drops counted") and "1 lost" in s and "2 sampled away" in s
+
+
+def test_wide_line_shows_the_namespace_inode_and_json_always_has_it():
+    row = EventRow(**dict(BASE, netns="pid 4242 (nginx)", netns_id=4026532999))
+    assert "pid 4242 (nginx)[4026532999] vB OTHERHOST" in event_line(row, wide=True).plain
+    assert json.loads(row.to_json())["netns_id"] == 4026532999
