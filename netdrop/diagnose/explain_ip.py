@@ -88,7 +88,7 @@ def explain_not_local(ctx, g) -> Finding:
     explanation = (f"The frames carried {g.interface}'s MAC, but {dst} is not local in netns {g.netns} "
                    f"(it is on {where}) and {why}; the kernel dropped them at {g.location}.")
     iface = ctx.iface(g.netns_inode, g.ifindex)
-    owner = next((o for o in owners if o.netns_inode != g.netns_inode or o.ifindex != g.ifindex), None)
+    owner = _owner(ctx, iface, [o for o in owners if o.netns_inode != g.netns_inode or o.ifindex != g.ifindex])
     if owner is not None and iface is not None:
         return _misdelivered(ctx, g, dst, iface, owner, where, sysctl_text, fwd)
     own = f"`{addr_add_command(g.netns, iface, g.interface, dst)}`" if dst else "configure it"
@@ -98,6 +98,17 @@ def explain_not_local(ctx, g) -> Finding:
     return _finding("not-local", g, title, explanation, fix,
                     [f"{dst} is configured on: {where}", sysctl_text],
                     ip_forward=fwd, reason=g.reason)
+
+
+def _owner(ctx, iface, owners):
+    """The address's owner; among copies of one setup, the receiving interface's lower device (a macvlan's parent,
+    in the namespace its IFLA_LINK_NETNSID names)."""
+    if len(owners) > 1 and iface is not None and iface.link:
+        lower = [o for o in owners if o.ifindex == iface.link and (
+            iface.link_netnsid is None and o.netns_inode == iface.netns_inode
+            or iface.link_netnsid is not None and ctx.host.nsid_in(iface.netns, o.netns) == iface.link_netnsid)]
+        owners = lower or owners
+    return owners[0] if owners else None
 
 
 def _misdelivered(ctx, g, dst, iface, owner, where, sysctl_text, fwd) -> Finding:

@@ -86,9 +86,20 @@ REQUIRED_BY_CAUSE = {"mac-mismatch": ("ip", "seen_dst_mac", "expected_mac", "loc
                      "backlog-full": ("netdev_max_backlog",)}
 
 
+def _nulls(v, path="$"):
+    """Paths of JSON nulls, and of strings that say "None"."""
+    if v is None:
+        return [path]
+    if isinstance(v, dict):
+        return [p for k, x in v.items() for p in _nulls(x, f"{path}.{k}")]
+    if isinstance(v, list):
+        return [p for i, x in enumerate(v) for p in _nulls(x, f"{path}[{i}]")]
+    return [path] if isinstance(v, str) and "None" in v else []
+
+
 def assert_trustworthy(name, report):
-    """What a person reads: no Python None in text at 80 or 200 columns, no null where a value is expected, no
-    ARP wording in an IPv6 finding."""
+    """What a person reads: no Python None in text at 80 or 200 columns, no null anywhere in the JSON, the fields
+    each cause promises, no ARP wording in an IPv6 finding."""
     import io
     import json
 
@@ -100,7 +111,9 @@ def assert_trustworthy(name, report):
         Console(file=out, width=width, no_color=True, markup=False, highlight=False).print(render_report(report))
         assert "None" not in out.getvalue(), (name, width, out.getvalue())
     doc = json.loads(report_json(report))
+    assert not _nulls(doc), (name, _nulls(doc))  # schema 2: a fact that cannot be read is left out and said why
     for f in doc["findings"]:
+        assert f["netns_id"] > 0
         for key in REQUIRED + REQUIRED_BY_CAUSE.get(f["cause"], ()):
             assert f.get(key) is not None, (name, f["cause"], key, f)
         words = " ".join([f["title"], f["explanation"], f["fix"], *f["evidence"]])
