@@ -4,7 +4,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -144,3 +146,42 @@ def test_every_exit_code_is_documented():
                 used |= {int(c) for c in re.findall(r"^EXIT_\w+ = (\d+)", text, re.M)}
                 used |= {int(c) for c in re.findall(r"^\s*(?:sys\.exit|os\._exit)\((\d+)", text, re.M)}
     assert used and used <= documented, used - documented
+
+
+def test_plain_netdrop_prints_its_help():
+    r = subprocess.run(NETDROP, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0 and r.stdout.startswith("Usage: netdrop") and "diagnose" in r.stdout and not r.stderr
+
+
+def test_global_options_after_the_subcommand():
+    r = subprocess.run(NETDROP + ["check", "--width", "120", "--debug"], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, NO_COLOR="1"))
+    assert r.returncode == 0, r.stderr
+    assert max(len(line) for line in r.stdout.splitlines()) > 80  # the width was taken (the table fills 120)
+
+
+def test_a_closed_pipe_ends_watch_normally(lab, tmp_path):
+    ready = tmp_path / "ready"
+    cmd = " ".join(NETDROP) + f" watch --json --ready-file {ready} | head -n 1; echo \"${{PIPESTATUS[0]}}\" > {tmp_path}/rc"
+    p = subprocess.Popen(["bash", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert time.monotonic() < deadline and p.poll() is None, p.stderr.read() if p.poll() is not None else ""
+        time.sleep(0.05)
+    while p.poll() is None and time.monotonic() < deadline:  # head exits after one line; watch at its next write
+        L.send(1, "wrong-mac")
+        time.sleep(0.05)
+    out, err = p.communicate(timeout=30)
+    assert json.loads(out.splitlines()[0])["type"] == "drop"
+    assert (tmp_path / "rc").read_text().strip() == "0" and "Traceback" not in err and "error" not in err, err
+
+
+def test_top_json_stopped_before_its_first_interval_prints_a_snapshot(lab, background):
+    bg = background("top", "--json", "--interval", "30")
+    bg.wait_ready()
+    L.send(3, "wrong-mac")
+    bg.proc.send_signal(signal.SIGINT)
+    rc, out, err = bg.finish(timeout=60)
+    assert rc == 0, err
+    snaps = [json.loads(line) for line in out.splitlines()]
+    assert len(snaps) == 1 and any(d["reason"] == "OTHERHOST" for d in snaps[0]["drops"]), out
