@@ -12,7 +12,7 @@ import click
 from . import __version__
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, KernelError, NetdropError, PermissionDenied
 from .lab import SCENARIOS as LAB_SCENARIOS
-from .labtraffic import TRAFFIC_KINDS
+from .lab.traffic import TRAFFIC_KINDS
 from .render.text import console, plain
 
 

@@ -67,7 +67,7 @@ def _softnet_dropped():
 
 @needs_reasons  # without drop reasons (5.10) only OTHERHOST drops are attributed, by location
 def test_backlog_full(scenario, background):
-    from netdrop import labbacklog
+    from netdrop.lab import backlog as labbacklog
     scenario("backlog")
     with open(labbacklog.SYSCTL) as f:
         before = f.read().strip()
@@ -82,7 +82,7 @@ def test_backlog_full(scenario, background):
 
 
 def test_backlog_value_left_by_a_killed_sender_is_restored_by_lab_down(scenario):
-    from netdrop import labbacklog
+    from netdrop.lab import backlog as labbacklog
     scenario("backlog")
     with open(labbacklog.SYSCTL) as f:
         before = f.read().strip()

@@ -47,7 +47,7 @@ def test_lab_traffic_without_lab():
 
 
 def test_lab_backlog_traffic_refused_without_its_scenario_or_when_long(lab):
-    from netdrop import labbacklog
+    from netdrop.lab import backlog as labbacklog
     with open(labbacklog.SYSCTL) as f:
         before = f.read()
     assert_error(netdrop("lab", "traffic", "--kind", "backlog", "--count", "1"), 2, "needs its lab scenario")

@@ -9,26 +9,12 @@ from netdrop import lab as L
 from ..conftest import HAS_REASONS, diagnose_report, needs_reasons
 from ..hostsysctl import container_host
 
-# scenario -> (traffic: [(kind, count)], the causes diagnose must find with their counts; None: any count > 0)
-SCENARIOS = {
-    "wrong-mac": ([("wrong-mac", 3)], {"mac-mismatch": 3}),
-    "bridge": ([("wrong-mac", 3)], {}),  # the bridge filters foreign MACs: nothing reaches IP, nothing to explain
-    "changed-mac": ([("wrong-mac", 3)], {"mac-mismatch": 3}),
-    "macvlan": ([("wrong-mac", 3)], {"mac-mismatch": 3}),
-    "macvlan-netns": ([("wrong-mac", 3)], {"not-local": 3}),  # delivered to the child, where it is not local
-    "rp-filter": ([("rp-filter", 2)], {"rp-filter": 2}),
-    "not-local": ([("not-local", 4)], {"not-local": 4}),
-    "forwarding": ([("not-local", 4), ("no-route", 3)], {"unresolved-neighbour": 4, "not-local": 3}),
-    "netfilter": ([("netfilter", 5)], {"netfilter-drop": 5}),
-    "rcvbuf": ([("rcvbuf", 40)], {"rcvbuf-full": None}),
-    "ipv6": ([("wrong-mac6", 4), ("closed-port6", 2)], {"mac-mismatch": 4, "no-socket": 2}),
-    "multi": ([("wrong-mac", 3), ("rp-filter", 2)], {"mac-mismatch": 3, "rp-filter": 2}),
-    "backlog": ([("backlog", 5)], {"backlog-full": 5}),
-}
 
 
-def test_the_table_covers_every_scenario():
-    assert set(SCENARIOS) == set(L.SCENARIOS)
+def test_every_scenario_says_what_it_shows():
+    for record in L.REGISTRY.values():
+        assert record.traffic and record.description, record.name
+        assert set(k for k, _ in record.traffic) <= set(L.TRAFFIC_KINDS), record.name
 
 
 @pytest.fixture(params=["host-as-is", "container-host"])
@@ -38,9 +24,6 @@ def host_state(request):
         return
     with container_host():
         yield request.param
-
-
-WHERE = {"macvlan-netns": L.MV_NS}  # the namespace the drops happen in, when not the receiver's
 
 
 def _diagnose_in_process(send, netns=L.RX_NS):
@@ -53,12 +36,13 @@ def _diagnose_in_process(send, netns=L.RX_NS):
 
 
 def _run(name):
-    traffic, expected = SCENARIOS[name]
+    record = L.REGISTRY[name]
+    expected = dict(record.causes)
     if not HAS_REASONS:  # 5.10: only the wrong-MAC drop is attributed (by location + pkt_type)
         expected = {c: n for c, n in expected.items() if c == "mac-mismatch"}
     L.up(name)
     try:
-        report = _diagnose_in_process(lambda: [L.send(n, kind) for kind, n in traffic], WHERE.get(name, L.RX_NS))
+        report = _diagnose_in_process(lambda: [L.send(n, kind) for kind, n in record.traffic], record.netns)
     finally:
         L.down()
     found = {}
@@ -71,7 +55,7 @@ def _run(name):
 
 
 def test_every_scenario_whatever_the_host(host_state):
-    for name in SCENARIOS:
+    for name in L.REGISTRY:
         report = _run(name)
         if host_state == "host-as-is":
             assert_trustworthy(name, report)
@@ -138,7 +122,7 @@ def test_a_forwarding_receiver(background):
         assert "ARP" in neigh["title"] and "forwards (net.ipv4.ip_forward=1)" in neigh["explanation"]
         assert (route["count"], route["ip"], route["reason"], route["ip_forward"]) == (3, L.NO_ROUTE_IP,
                                                                                        "IP_INNOROUTES", "1")
-        assert "has no route to 10.201.0.9" in route["explanation"]
+        assert f"has no route to {L.NO_ROUTE_IP}" in route["explanation"]
         # the fix runs as printed: with the address configured, the packets are delivered (and find no socket)
         fix = f"ip -n {L.RX_NS} addr add {L.NOT_LOCAL_IP}/{L.PREFIXLEN} dev {L.RX_IF}"
         assert f"`{fix}`" in neigh["fix"]

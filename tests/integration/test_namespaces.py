@@ -132,7 +132,7 @@ def test_macvlan_owner_read_in_a_process_held_namespace(spaces, background):
     """The lab's macvlan case (the wrong MAC is a down macvlan child's) with the receiver held only by a process."""
     rx, tx = spaces.held(), spaces.held()
     _pair(rx.pid, tx.pid)
-    L._build_macvlan(rx.pid)
+    L.build_macvlan(rx.pid)
     report = diagnose_report(background, lambda: L.send(3, "wrong-mac", sender=tx.path),
                              "--netns", f"pid:{rx.pid}", duration="2")
     f = _mac_finding(report, rx.inode)

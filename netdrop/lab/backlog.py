@@ -17,9 +17,9 @@ import socket
 from contextlib import contextmanager
 from typing import Iterator
 
-from . import lab as L
-from .decode import mac_bytes
-from .net import netns
+from ..decode import mac_bytes
+from ..net import netns
+from . import topology as L
 
 SYSCTL = "/proc/sys/net/core/netdev_max_backlog"
 STATE_FILE = "/run/netdrop-lab-netdev_max_backlog"

@@ -7,9 +7,10 @@ import struct
 import time
 from typing import Dict, Optional, Tuple
 
-from . import lab as L
-from .errors import UsageError
-from .net import netns
+from ..errors import UsageError
+from ..net import netns
+from . import backlog as labbacklog
+from . import topology as L
 
 # kind -> (destination IP, port, source IP or None, payload size)
 KINDS: Dict[str, Tuple[str, int, Optional[str], int]] = {
@@ -64,7 +65,6 @@ def send(count: int, kind: str = "wrong-mac", interval: float = 0.0, sender: Opt
 
 
 def _send_backlog(count: int) -> int:
-    from . import labbacklog
     if count > labbacklog.MAX_FRAMES:
         raise UsageError(f"traffic kind backlog sends at most {labbacklog.MAX_FRAMES:,} frames",
                          "the host-wide netdev_max_backlog stays lowered for the whole send; use a smaller --count")
@@ -79,7 +79,7 @@ def _send_backlog(count: int) -> int:
 
 def wrong_mac_frame() -> bytes:
     """A minimal Ethernet/IPv4/UDP frame from the sender to the secondary address, at the wrong MAC."""
-    from .decode import mac_bytes
+    from ..decode import mac_bytes
     payload = b"netdrop-flood"
     udp = struct.pack("!HHHH", 40000, L.UDP_PORT, 8 + len(payload), 0) + payload
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
