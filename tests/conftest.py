@@ -175,13 +175,16 @@ def bridge_lab():
 
 @pytest.fixture(scope="session", autouse=True)
 def no_leftovers():
-    """After the whole suite: no lab namespace and no netdrop BPF program may remain."""
+    """After the whole suite: no lab namespace it made and no netdrop BPF program may remain. A lab that was there
+    before the suite started belongs to someone else (a run of `netdrop lab up`, another test run): left alone."""
+    from netdrop import lab as labmod
+    before = set(labmod.namespaces()) if is_root() else set()
     yield
     if not is_root():
         return
-    from netdrop import lab as labmod
-    left = labmod.namespaces()
-    labmod.down()
+    left = sorted(set(labmod.namespaces()) - before)
+    if left and not before:
+        labmod.down()
     assert not left, f"namespaces leaked: {left}"
     if shutil.which("bpftool") and not os.environ.get("NETDROP_SHARED_HOST"):
         out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout

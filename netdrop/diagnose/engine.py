@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ..model import GROUP_PKT_TYPES, DropCount, DropEvent, Finding, InterfaceFacts, Note
 from ..net.inspect import NullHost
-from .explain_ip import explain_unsampled
+from . import unsampled
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def run(ctx: Context, rules) -> Tuple[List[Finding], List[Note]]:
     for cause, groups in build_groups(ctx, rules).items():
         rule = next(r for r in rules if r.cause == cause)
         for g in sorted(groups, key=lambda g: -g.count):
-            f = rule.explain(ctx, g) if g.events or not rule.needs_frames else explain_unsampled(ctx, g, cause)
+            f = rule.explain(ctx, g) if g.events or not rule.needs_frames else unsampled.explain(ctx, g, cause)
             if f is not None:
                 f = replace(f, netns_id=g.netns_inode)
             if f is not None and in_focus(f, ctx.focus):

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..model import Finding, InterfaceFacts
-from ..net.sysctl import ARP_KEYS
-from .maccause import MacEvidence, arp_notes, classify, resolver
-from .text import address_kind, counter_text, exec_prefix, ip_cmd, plural, role_of
+from ...model import Finding, InterfaceFacts
+from ...net.sysctl import ARP_KEYS
+from ..maccause import MacEvidence, arp_notes, classify, resolver
+from ..rule import Rule
+from ..sender import neigh_dict, sender_and_fix, sender_iface
+from ..text import address_kind, counter_text, plural, role_of
 
 
-# ---- mac-mismatch ---------------------------------------------------------------------------------------------------
 def explain_mac_mismatch(ctx, g) -> Finding:
     iface = ctx.iface(g.netns_inode, g.ifindex)
     expected = iface.mac if iface else None
@@ -70,7 +71,7 @@ def explain_mac_mismatch(ctx, g) -> Finding:
         extra={"location": g.location, "address_role": address_kind(local, ip),
                "mac_cause": why.id, "seen_mac_owner": _owner_dict(ev),
                "classified": cls["classified"] if cls else None, "reached_ip": cls["reached_ip"] if cls else None,
-               "sender_neighbour": _neigh_dict(ctx, ip, g.dst_mac, sender_ip, sender_mac, iface),
+               "sender_neighbour": neigh_dict(ctx, ip, g.dst_mac, sender_ip, sender_mac, iface),
                "counter_missing": missing or None, "facts_missing": unread or None})
 
 
@@ -90,7 +91,7 @@ def _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac) -> MacEvidenc
     seen = (g.dst_mac or "").lower()
     owners = [o for o in ctx.after.interfaces
               if (o.mac and o.mac.lower() == seen) or (o.perm_mac and o.perm_mac.lower() == seen)]
-    s = _sender_iface(ctx, sender_ip, sender_mac, iface)
+    s = sender_iface(ctx, sender_ip, sender_mac, iface)
     # an interface with that MAC in another copy of this setup (a namespace that also has the receiver's or the
     # sender's MAC: labs, cloned containers) is mentioned, not taken as the explanation
     copies = _copies(ctx, iface, s)
@@ -152,59 +153,4 @@ CAUSE_FIX = {
 }
 
 
-def _sender_iface(ctx, sender_ip, sender_mac, receiver: Optional[InterfaceFacts] = None) -> Optional[InterfaceFacts]:
-    """The sending interface on this host: the one with the frames' source MAC (and address). When several
-    namespaces have such an interface (copies of one setup), the one at the other end of the receiver's veth."""
-    if not sender_mac:
-        return None
-    hits = [i for i in ctx.after.find_mac(sender_mac) if not sender_ip or i.owns(sender_ip)]
-    if len(hits) > 1 and receiver is not None and receiver.link_netnsid is not None:
-        peer = [i for i in hits if ctx.host.nsid_in(receiver.netns, i.netns) == receiver.link_netnsid]
-        hits = peer or hits
-    return hits[0] if hits else None
-
-
-def _neigh_dict(ctx, ip, seen_mac, sender_ip, sender_mac, iface):
-    s = _sender_iface(ctx, sender_ip, sender_mac, iface)
-    if s is None or not ip:
-        return None
-    n = next((n for n in s.neighbours if n.ip == ip), None)
-    if n is None:
-        return {"netns": s.netns, "interface": s.name, "entry": "none"}
-    return {"netns": s.netns, "interface": s.name, "lladdr": n.mac, "state": n.state}
-
-
-def sender_and_fix(ctx, ip, seen_mac, expected, sender_ip, sender_mac, iface, netns):
-    announce = ""
-    if iface is not None and ip and resolver(ip) == "ARP":  # arping speaks ARP only
-        announce = f"`{exec_prefix(netns)}arping -U -c 3 -I {iface.name} {ip}` announces the right MAC"
-    who = f"{sender_ip or '?'} / {sender_mac or '?'}"
-    s = _sender_iface(ctx, sender_ip, sender_mac, iface)
-    if s is None:
-        note = f"sender: {who} (not on this host: its neighbour cache cannot be read from here)"
-        target = f"point at {expected}" if expected else f"be deleted so {resolver(ip)} resolves it again"
-        fix = (f"correct the sender's neighbour ({resolver(ip)}) entry for {ip}: it must {target}, not {seen_mac}"
-               f" (on the sender: `ip neigh del {ip} dev <its interface>`, or fix the static entry)")
-        if announce:
-            fix += f"; from this host, {announce} to senders that accept gratuitous ARP"
-        return note, fix + "."
-    n = next((n for n in s.neighbours if n.ip == ip), None)
-    where = f"{s.name} in netns {s.netns}"
-    if n is None:
-        return (f"sender: {who} ({where}); it has no neighbour entry for {ip} now",
-                f"check how {where} resolves {ip}" + (f"; {announce}" if announce else "") + ".")
-    state = n.state
-    note = f"sender: {who} ({where}); its neighbour entry for {ip} is {n.mac} ({state})"
-    if n.mac and seen_mac and n.mac.lower() == seen_mac.lower():
-        note += ", the wrong MAC"
-    if state in ("PERMANENT", "NOARP") and expected:
-        fix = (f"the sender has a static entry: `{ip_cmd(s.netns)} neigh replace {ip} lladdr {expected} "
-               f"dev {s.name} nud permanent` (or delete it so {resolver(ip)} resolves it).")
-    elif state in ("PERMANENT", "NOARP"):
-        fix = (f"the sender has a static entry and the receiver's MAC could not be read: delete it so {resolver(ip)} "
-               "resolves "
-               f"it: `{ip_cmd(s.netns)} neigh del {ip} dev {s.name}`.")
-    else:
-        fix = f"flush the sender's stale entry: `{ip_cmd(s.netns)} neigh del {ip} dev {s.name}`"
-        fix += (f"; {announce}." if announce else ".")
-    return note, fix
+RULE = Rule("mac-mismatch", ("OTHERHOST",), True, explain_mac_mismatch, needs_frames=False)
