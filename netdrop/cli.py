@@ -268,7 +268,7 @@ def watch(app: App, iface, netns, reason, proto, host, port, mac, count, duratio
 def check(app: App, as_json: bool) -> None:
     """What this kernel and host offer netdrop: hooks, evidence, and how to fix what is missing."""
     from .render.check import render_check, check_json
-    from .kernel.features import capabilities
+    from .check import capabilities
     rows = capabilities()
     if as_json:
         click.echo(check_json(rows))

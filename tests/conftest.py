@@ -26,7 +26,7 @@ def _kernel_has_reasons() -> bool:
 
 
 def _kernel_has_otherhost_counter() -> bool:
-    from netdrop.kernel.features import _otherhost_counter
+    from netdrop.check import _otherhost_counter
     return _otherhost_counter().ok
 
 
