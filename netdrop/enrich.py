@@ -87,6 +87,11 @@ class Enricher:
             return "OTHERHOST"
         return "-"
 
+    def function(self, location: int) -> str:
+        """The kernel function a drop location is in ("" when unknown)."""
+        hit = self.kernel.ksyms.lookup(location)
+        return hit[0] if hit else ""
+
     def interface(self, netns: int, ifindex: int) -> str:
         if not ifindex:
             return "-"

@@ -98,13 +98,22 @@ def group_key(rule, c_key, reason: str) -> Tuple:
 def build_groups(ctx: Context, rules) -> Dict[str, List[Group]]:
     """rule cause -> groups of that rule's reasons."""
     by_reason = {r: rule for rule in rules for r in rule.reasons}
+    by_function = {} if ctx.enrich.kernel.has_reasons else {f: rule for rule in rules for f in rule.functions}
     groups: Dict[Tuple, Group] = {}
     owner: Dict[Tuple, str] = {}
     en = ctx.enrich
+
+    def rule_for(reason: str, location: int):
+        """The rule claiming this drop: by reason name, or on kernels without reasons by the dropping function."""
+        rule = by_reason.get(reason)
+        if rule is None and by_function and reason == "-":
+            rule = by_function.get(en.function(location))
+        return rule
+
     for c in ctx.counts:
         k = c.key
         reason = en.reason(k.reason, k.pkt_type, k.location)
-        rule = by_reason.get(reason)
+        rule = rule_for(reason, k.location)
         if rule is None or (rule.unicast_only and k.pkt_type in GROUP_PKT_TYPES):
             continue
         gk = group_key(rule, k, reason)
@@ -118,7 +127,7 @@ def build_groups(ctx: Context, rules) -> Dict[str, List[Group]]:
         g.locations[en.kernel.location(k.location)] += c.count
     for e in ctx.events:
         reason = en.event_reason(e)
-        rule = by_reason.get(reason)
+        rule = rule_for(reason, e.location)
         if rule is None or (rule.unicast_only and e.pkt_type in GROUP_PKT_TYPES):
             continue
         if rule.by_destination:

@@ -19,6 +19,9 @@ class Rule:
     # words are about one local address or socket explains unicast only.
     unicast_only: bool = True
     needs_frames: bool = True  # its words need a sampled frame (addresses, ports); else unsampled.explain speaks
+    # On kernels without drop reasons (5.10): reason-less drops in these functions are this rule's to explain; its
+    # explainer must check the fact that proves it (and return None when it does not hold)
+    functions: Tuple[str, ...] = ()
 
 
 def finding(cause: str, g, title: str, explanation: str, fix: str, evidence, **extra) -> Finding:

@@ -115,6 +115,12 @@ def _build_ipv6() -> None:
     ip("-n", RX_NS, "neigh", "replace", SENDER_IP6, "lladdr", TX_MAC, "dev", RX_IF, "nud", "permanent")
 
 
+def _build_ipv6_disabled() -> None:
+    """The sender speaks IPv6 to the receiver, whose interface has IPv6 disabled."""
+    _build_ipv6()
+    sysctl_in(RX_NS, f"net.ipv6.conf.{RX_IF}.disable_ipv6", "1")
+
+
 def _scenarios() -> Tuple[Scenario, ...]:
     wrong = (("mac-mismatch", 3),)
     return (
@@ -149,6 +155,9 @@ def _scenarios() -> Tuple[Scenario, ...]:
         Scenario("ipv6", "the wrong-MAC fault for IPv6: the sender's static neighbour entry for fd00:200::3 points "
                  "at the wrong MAC (ip6_rcv_core drops the frames as OTHERHOST)", (_build_ipv6,),
                  (("wrong-mac6", 4), ("closed-port6", 2)), (("mac-mismatch", 4), ("no-socket", 2))),
+        Scenario("ipv6-disabled", "the sender sends IPv6 to the receiver, whose vB has IPv6 disabled "
+                 "(net.ipv6.conf.vB.disable_ipv6=1): ipv6_rcv drops every packet (IPV6DISABLED)",
+                 (_build_ipv6_disabled,), (("closed-port6", 4),), (("ipv6-disabled", 4),)),
         Scenario("multi", "the wrong MAC plus rp-filter, not-local, netfilter and rcvbuf at once",
                  (_build_rp_filter, _build_not_local, _build_netfilter, _build_sink),
                  (("wrong-mac", 3), ("rp-filter", 2)), (("mac-mismatch", 3), ("rp-filter", 2))),

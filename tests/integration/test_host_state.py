@@ -147,3 +147,19 @@ def test_a_macvlan_child_in_another_namespace_names_the_senders_entry():
     assert f.extra["owner"] == {"netns": L.RX_NS, "interface": L.RX_IF, "mac": L.RX_MAC}
     assert f"neigh replace {L.SECONDARY_IP} lladdr {L.RX_MAC} dev {L.TX_IF}" in f.fix
     assert "addr add" not in f.fix
+
+
+def test_ipv6_disabled_and_its_fix():
+    """The cause added as the example of issue 16: found with its exact count, and its fix, run as printed, ends it."""
+    L.up("ipv6-disabled")
+    try:
+        report = _diagnose_in_process(lambda: L.send(4, "closed-port6"))
+        (f,) = report.findings
+        assert (f.cause, f.count, f.interface, f.extra["disable_ipv6"]) == ("ipv6-disabled", 4, L.RX_IF, "1")
+        fix = f"ip netns exec {L.RX_NS} sysctl -w net.ipv6.conf.{L.RX_IF}.disable_ipv6=0"
+        assert f"`{fix}`" in f.fix
+        subprocess.run(fix.split(), check=True, capture_output=True)
+        after = _diagnose_in_process(lambda: L.send(4, "closed-port6"))
+        assert "ipv6-disabled" not in [x.cause for x in after.findings]
+    finally:
+        L.down()
