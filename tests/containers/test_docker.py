@@ -5,8 +5,6 @@ CI does not install docker.io (it would stay on the machine); the bind-mount tes
 stand-in there."""
 import json
 import os
-import re
-import shlex
 import subprocess
 import time
 
@@ -16,7 +14,7 @@ from netdrop import lab as L
 
 from ..conftest import counter, diagnose_report
 from .hoststate import HostState
-from .test_podman import eth0, import_image, send_udp
+from .test_podman import fix_runs_and_delivers, import_image, send_udp
 
 DOCKER, DOCKERD = "/usr/bin/docker", "/usr/sbin/dockerd"
 NAME = L.PREFIX + "dk"
@@ -91,12 +89,4 @@ def test_wrong_mac_in_a_docker_container(container, background):
     assert (f["interface"], f["expected_mac"], f["address_role"]) == ("eth0", c["mac"], "primary")
     assert f["count"] == 5 and f.get("counter_delta") == counter(5)
     assert "None" not in json.dumps(f)
-    cmd = [x for x in re.findall(r"`([^`]+)`", f["fix"]) if "neigh replace" in x]
-    assert cmd == [f"ip neigh replace {c['ip']} lladdr {c['mac']} dev {BRIDGE} nud permanent"]
-    subprocess.run(shlex.split(cmd[0]), check=True)
-    before = eth0(f["netns_id"])
-    send_udp(c["ip"], 4)
-    after = eth0(f["netns_id"])
-    assert after.rx_packets - before.rx_packets >= 4
-    if after.rx_otherhost_dropped is not None:
-        assert after.rx_otherhost_dropped == before.rx_otherhost_dropped
+    fix_runs_and_delivers(f, c, BRIDGE)

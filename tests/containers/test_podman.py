@@ -91,8 +91,13 @@ def test_wrong_mac_in_a_podman_container(container, background):
     assert "None" not in json.dumps(f) and "null" not in json.dumps(f)
     print("finding:", f["title"], "|", [e for e in f["evidence"] if "held by" in e])
     # the fix, as printed, then the same traffic: delivered, and no OTHERHOST drop any more
+    fix_runs_and_delivers(f, c, BRIDGE)
+
+
+def fix_runs_and_delivers(f, c, bridge):
+    """The finding's fix, run as printed; then the same traffic is delivered, with no OTHERHOST drop any more."""
     cmd = [x for x in re.findall(r"`([^`]+)`", f["fix"]) if "neigh replace" in x]
-    assert cmd == [f"ip neigh replace {c['ip']} lladdr {c['mac']} dev {BRIDGE} nud permanent"]
+    assert cmd == [f"ip neigh replace {c['ip']} lladdr {c['mac']} dev {bridge} nud permanent"]
     subprocess.run(shlex.split(cmd[0]), check=True)
     before = eth0(f["netns_id"])
     send_udp(c["ip"], 4)
