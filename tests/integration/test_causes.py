@@ -55,7 +55,8 @@ def test_netfilter_drop_points_at_the_rule(scenario, background):
     scenario("netfilter")
     f = only(diagnose(background, lambda: L.send(5, "netfilter")), "netfilter-drop")
     assert f["count"] == 5 and f["port"] == L.NF_PORT
-    assert f["rule"].startswith("table inet ndlab_filter chain input:") and "dport 7001" in f["rule"]
+    table = L.PREFIX.replace("-", "_") + "filter"  # the lab prefix names the table (NETDROP_LAB_PREFIX)
+    assert f["rule"].startswith(f"table inet {table} chain input:") and "dport 7001" in f["rule"]
     assert "counter packets 5 " in f["rule"]
 
 
