@@ -1,13 +1,19 @@
-/* netdrop: every freed-with-a-reason skb, from the raw tracepoint skb:kfree_skb.
+/* netdrop: every freed-with-a-reason skb, from the tracepoint skb:kfree_skb.
+ *
+ * One handler body, two entry points chosen at start-up (netdrop/bpf/session.py):
+ * - HOOK_TP_BTF: `kfree_skb`, a BTF-typed tracepoint program (tp_btf) that reads kernel structs with plain loads;
+ *   netdrop loads and attaches it itself (netdrop/kernel/tpbtf.py), bcc only compiles it;
+ * - otherwise the raw tracepoint `raw_tracepoint__kfree_skb` with windowed bpf_probe_read_kernel() calls, which bcc
+ *   loads and attaches.
  *
  * 1. exact counts in a per-CPU hash keyed by (netns, ifindex, reason, location, pkt_type [, dst MAC and address for
- *    OTHERHOST frames]);
+ *    OTHERHOST frames]), touched only when a CPU's key changes (see struct nd_state);
  * 2. within a per-CPU budget of events per second, a sampled event with the frame's first SNAPLEN bytes, reserved
  *    in a ring buffer without waking user space (it polls on a timer); reserve failures and budget refusals are
  *    counted, never silent.
  *
  * Compile-time parameters (all -D): the OFF_* offsets, ARG_REASON (index of the reason in the tracepoint's
- * arguments, or -1 on kernels without one), EVENT_BUDGET (0 = no events) and EVENT_BUDGET_TICK (events per CPU per
+ * arguments, or -1 on kernels without one), HOOK_TP_BTF, EVENT_BUDGET (0 = no events) and EVENT_BUDGET_TICK (events per CPU per
  * budget tick), RINGBUF_PAGES,
  * MAX_KEYS, and optional filters FILTER_NETNS, FILTER_IFINDEX, FILTER_REASON, FILTER_OTHERHOST, FILTER_L4PROTO,
  * FILTER_PORT, FILTER_HOST4, FILTER_MAC_HI/FILTER_MAC_LO, WITH_STACK.
@@ -123,15 +129,39 @@ static __always_inline void otherhost_dst(struct drop_key *k, struct nd_hdrs *h,
 	}
 }
 
-RAW_TRACEPOINT_PROBE(kfree_skb)
+/* Count the drop under `k`: in the CPU's pending slot while the key repeats, in the hash when it changes. */
+static __always_inline void count_drop(struct nd_state *st, struct drop_key *k)
 {
-	void *skb = (void *)ctx->args[0];
+	u64 *a = (u64 *)k, *b = (u64 *)&st->last;
+	if (st->pending && a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] &&
+	    a[5] == b[5]) {
+		st->pending += 1;
+		return;
+	}
+	if (st->pending) {
+		st->seq += 1;
+		struct drop_val *v = counts.lookup(&st->last);
+		if (!v) {
+			struct drop_val zero = {};
+			counts.insert(&st->last, &zero);
+			v = counts.lookup(&st->last);
+		}
+		if (v)
+			v->count += st->pending;
+		else
+			st->stat[STAT_MAP_FULL] += st->pending;
+		st->seq += 1;
+	}
+	__builtin_memcpy(&st->last, k, sizeof(*k));
+	st->pending = 1;
+}
+
+static __always_inline int on_drop(void *ctx, void *skb, u64 location, u32 reason)
+{
 	struct drop_key k;
 	__builtin_memset(&k, 0, sizeof(k));
-	k.location = ctx->args[1];
-#if ARG_REASON >= 0
-	k.reason = (u32)ctx->args[ARG_REASON];
-#endif
+	k.location = location;
+	k.reason = reason;
 #ifdef FILTER_REASON
 	if (k.reason != FILTER_REASON)
 		return 0;
@@ -174,26 +204,13 @@ RAW_TRACEPOINT_PROBE(kfree_skb)
 	if (k.pkt_type == ND_PACKET_OTHERHOST)
 		otherhost_dst(&k, &h, proto);
 
-	struct drop_val *v = counts.lookup(&k);
-	if (!v) {
-		struct drop_val zero = {};
-		counts.insert(&k, &zero);
-		v = counts.lookup(&k);
-	}
-	if (v) {
-		v->count += 1;
-	} else {
-		int zero = 0;
-		struct nd_state *full = state.lookup(&zero);
-		if (full)
-			full->stat[STAT_MAP_FULL] += 1;
-	}
-
-#if EVENT_BUDGET
 	int zero = 0;
 	struct nd_state *st = state.lookup(&zero);
 	if (!st)
 		return 0;
+	count_drop(st, &k);
+
+#if EVENT_BUDGET
 	if (!within_budget(st)) {
 		st->stat[STAT_SAMPLED] += 1;
 		return 0;
@@ -242,3 +259,24 @@ RAW_TRACEPOINT_PROBE(kfree_skb)
 #endif
 	return 0;
 }
+
+#ifdef HOOK_TP_BTF
+/* tp_btf: ctx[] holds the tracepoint's arguments as its TP_PROTO has them (skb, location[, reason[, rx_sk]]) */
+int kfree_skb(u64 *ctx)
+{
+#if ARG_REASON >= 0
+	return on_drop(ctx, (void *)ctx[0], ctx[1], (u32)ctx[ARG_REASON]);
+#else
+	return on_drop(ctx, (void *)ctx[0], ctx[1], 0);
+#endif
+}
+#else
+RAW_TRACEPOINT_PROBE(kfree_skb)
+{
+#if ARG_REASON >= 0
+	return on_drop(ctx, (void *)ctx->args[0], ctx->args[1], (u32)ctx->args[ARG_REASON]);
+#else
+	return on_drop(ctx, (void *)ctx->args[0], ctx->args[1], 0);
+#endif
+}
+#endif

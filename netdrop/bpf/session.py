@@ -93,15 +93,29 @@ class _Loaded:
             self.bpf = None
         if self.headers is not None:
             self.headers.cleanup()
+            self.headers = None
+
+
+TP_BTF = "tp_btf"
+RAW_TP = "raw_tracepoint"
+READ_ATTEMPTS = 5  # snapshots of the counts tried before accepting one a flush may have torn (see read_counts)
 
 
 class DropSession(_Loaded):
-    """One loaded drops.c. Use as a context manager; the probes are detached and maps freed on exit."""
+    """One loaded drops.c. Use as a context manager; the probes are detached and maps freed on exit.
 
-    def __init__(self, config: ProbeConfig, kernel_macros: Dict[str, int], debug: bool = False):
+    `hook` is TP_BTF (direct loads; `btf` is then needed to find the attach point) or RAW_TP. If the tp_btf
+    program is refused, the session falls back to the raw tracepoint and says why in `fallback_why`."""
+
+    def __init__(self, config: ProbeConfig, kernel_macros: Dict[str, int], debug: bool = False,
+                 hook: str = RAW_TP, btf=None):
         self.config = config
         self.kernel_macros = kernel_macros
         self.debug = debug
+        self.hook = hook
+        self.btf = btf
+        self.fallback_why = ""
+        self.prog = None  # the tp_btf program (netdrop's own loader); bcc owns the raw tracepoint's
         self.bpf = None
         self.headers: Optional[HeaderTree] = None
         self._events: List[bytes] = []
@@ -113,7 +127,25 @@ class DropSession(_Loaded):
 
     def cflags(self) -> List[str]:
         return ["-I" + sources.bpf_dir(), "-Wno-unused-function", "-Wno-macro-redefined"] + \
-            self.config.cflags(self.kernel_macros)
+            self.config.cflags(self.kernel_macros) + (["-DHOOK_TP_BTF=1"] if self.hook == TP_BTF else [])
+
+    def _compile(self, bcc):
+        with _Quiet(not self.debug) as quiet:
+            try:
+                return bcc.BPF(src_file=sources.source("drops.c").encode(), cflags=self.cflags())
+            except Exception as exc:  # bcc raises bare Exception for compile and load failures
+                detail = quiet.captured.decode(errors="replace").strip().splitlines()
+                tail = detail[-1] if detail else str(exc)
+                raise KernelError(f"could not load the kfree_skb probe: {tail}",
+                                  "run `netdrop check`; rerun with --debug for the compiler's output") from None
+
+    def _load_tp_btf(self, bcc) -> None:
+        """Compile with bcc, load and attach with netdrop's own loader (kernel/tpbtf.py: bcc cannot attach tp_btf)."""
+        from ..kernel.tpbtf import TpBtfProgram
+        self.bpf = self._compile(bcc)
+        prog = TpBtfProgram(self.btf, "kfree_skb", self.bpf.dump_func(b"kfree_skb"), "kfree_skb")
+        prog.attach()
+        self.prog = prog
 
     def __enter__(self) -> "DropSession":
         if os.geteuid() != 0:
@@ -122,16 +154,20 @@ class DropSession(_Loaded):
         t0 = time.monotonic()
         self.headers = find_headers()
         try:
-            with kernel_source(self.headers), _Quiet(not self.debug) as quiet:
-                try:
-                    self.bpf = bcc.BPF(src_file=sources.source("drops.c").encode(), cflags=self.cflags())
-                except Exception as exc:  # bcc raises bare Exception for compile and load failures
-                    detail = quiet.captured.decode(errors="replace").strip().splitlines()
-                    tail = detail[-1] if detail else str(exc)
-                    raise KernelError(f"could not load the kfree_skb probe: {tail}",
-                                      "run `netdrop check`; rerun with --debug for the compiler's output") from None
+            with kernel_source(self.headers):
+                if self.hook == TP_BTF:
+                    try:
+                        self._load_tp_btf(bcc)
+                    except KernelError as exc:
+                        self.fallback_why = exc.message
+                        self.hook = RAW_TP
+                        if self.bpf is not None:
+                            _cleanup(self.bpf)
+                            self.bpf = None
+                if self.hook == RAW_TP:
+                    self.bpf = self._compile(bcc)  # bcc attaches the RAW_TRACEPOINT_PROBE when it loads it
         except BaseException:
-            self.headers.cleanup()
+            self.close()
             raise
         if self.config.event_budget:
             self.bpf["events"].open_ring_buffer(self._on_event)
@@ -140,20 +176,41 @@ class DropSession(_Loaded):
 
     def detach(self) -> None:
         """Stop counting and emitting, keep the maps and ring buffer readable (for exact end-of-run accounting)."""
+        if self.prog is not None:
+            self.prog.detach()
         if self.bpf is not None and b"kfree_skb" in self.bpf.raw_tracepoint_fds:
             self.bpf.detach_raw_tracepoint(b"kfree_skb")
+
+    def close(self) -> None:
+        if self.prog is not None:
+            self.prog.close()
+            self.prog = None
+        super().close()
 
     # -- reading ------------------------------------------------------------------------------------------------------
 
     def read_counts(self) -> List[Tuple[bytes, int, int]]:
-        """[(raw drop_key, count summed over CPUs, 0)]. The third field (a last-seen time) is no longer kept in the
-        kernel (a bpf_ktime_get_ns() per drop): callers derive "last seen" from count changes."""
-        out = []
-        table = self.bpf["counts"]
-        for key, per_cpu in table.items():
-            out.append((bytes(key), sum(v.count for v in per_cpu), 0))
-        self._counted = sum(n for _, n, _ in out)
-        return out
+        """[(raw drop_key, count summed over CPUs, 0)]: the counts hash plus every CPU's pending slot (drops.c
+        counts a run of drops with the same key in the slot and moves it into the hash when the key changes).
+
+        A snapshot is kept when no CPU moved a slot while the hash was read (each CPU's `seq` unchanged and even);
+        under a flood that changes keys on every drop, the last of READ_ATTEMPTS is kept and may be off by one
+        slot for that moment. Once detached (end of run) every snapshot is exact.
+        The third field (a last-seen time) is not kept in the kernel (a bpf_ktime_get_ns() per drop): callers
+        derive "last seen" from count changes."""
+        table, state = self.bpf[b"counts"], self.bpf[b"state"]
+        for _ in range(READ_ATTEMPTS):
+            before = state[ctypes.c_int(0)]
+            counts: Dict[bytes, int] = {bytes(k): sum(v.count for v in per_cpu) for k, per_cpu in table.items()}
+            after = state[ctypes.c_int(0)]
+            if all(a.seq == b.seq and not a.seq % 2 for a, b in zip(before, after)):
+                break
+        for cpu in after:
+            if cpu.pending:
+                key = bytes(cpu.last)
+                counts[key] = counts.get(key, 0) + cpu.pending
+        self._counted = sum(counts.values())
+        return [(k, n, 0) for k, n in counts.items()]
 
     def read_stats(self) -> Dict[str, int]:
         """Event and loss counters. "counted" (drops that passed the filters) is the counts map's total plus the

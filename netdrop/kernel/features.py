@@ -136,6 +136,15 @@ def capabilities() -> List[Capability]:
             ok, detail = probe_fentry(btf)
         else:
             ok, detail = False, "not probed (needs root)"
+        if root:
+            from .tpbtf import probe
+            tp_ok, tp_detail = probe(btf)
+        else:
+            tp_ok, tp_detail = False, "not probed (needs root)"
+        rows.append(Capability("kfree_skb hook", tp_ok,
+                               ("tp_btf (BTF-typed, direct loads): " if tp_ok else "raw tracepoint (fallback): ")
+                               + tp_detail,
+                               "netdrop uses the raw tracepoint with probe reads instead (costs more per drop)"))
         rows.append(Capability("fentry/fexit", ok, detail,
                                "netdrop falls back to kprobes for the classification hooks where they exist"))
     return rows
