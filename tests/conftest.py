@@ -144,6 +144,23 @@ def bridge_lab():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def compile_cache(tmp_path_factory):
+    """netdrop's compile cache in a directory of the test run's own (inherited by the netdrop processes tests
+    start), so the suite never writes /var/cache/netdrop: the host is left as found."""
+    from netdrop.bpf.cache import DEFAULT_DIR
+    had_default = os.path.exists(DEFAULT_DIR)
+    before = os.environ.get("NETDROP_CACHE_DIR")
+    path = tmp_path_factory.mktemp("compile-cache")
+    os.environ["NETDROP_CACHE_DIR"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("NETDROP_CACHE_DIR", None)
+    else:
+        os.environ["NETDROP_CACHE_DIR"] = before
+    assert had_default or not os.path.exists(DEFAULT_DIR), f"a test wrote netdrop's real cache {DEFAULT_DIR}"
+
+
+@pytest.fixture(scope="session", autouse=True)
 def no_leftovers():
     """After the whole suite: no lab namespace and no netdrop BPF program may remain."""
     yield

@@ -78,3 +78,31 @@ def enable_run_time_stats() -> int:
     struct.pack_into("<I", attr, 0, BPF_STATS_RUN_TIME)
     fd, _ = bpf(BPF_ENABLE_STATS, attr)
     return fd
+
+
+BPF_MAP_CREATE = 0
+BPF_MAP_LOOKUP_ELEM = 1
+BPF_MAP_UPDATE_ELEM = 2
+BPF_MAP_GET_NEXT_KEY = 4
+BPF_OBJ_GET_INFO_BY_FD = 15
+BPF_PROG_LOAD_ATTR_SIZE = 128
+
+
+def map_create(map_type: int, key_size: int, value_size: int, max_entries: int, flags: int, name: bytes) -> Tuple[int, int]:
+    attr = bytearray(72)
+    struct.pack_into("<IIIII", attr, 0, map_type, key_size, value_size, max_entries, flags)
+    attr[28:28 + min(15, len(name))] = name[:15]
+    fd, err = bpf(BPF_MAP_CREATE, attr)
+    return fd, (err if fd < 0 else 0)
+
+
+def map_info(fd: int) -> Tuple[int, int, int, int, int, bytes]:
+    """(type, key_size, value_size, max_entries, flags, name) of a map fd."""
+    info = ctypes.create_string_buffer(88)
+    attr = bytearray(16)
+    struct.pack_into("<IIQ", attr, 0, fd, len(info), ctypes.addressof(info))
+    res, err = bpf(BPF_OBJ_GET_INFO_BY_FD, attr)
+    if res < 0:
+        raise OSError(err, f"BPF_OBJ_GET_INFO_BY_FD: {errname(err)}")
+    mtype, _, key, value, entries, flags = struct.unpack_from("<IIIIII", info.raw, 0)
+    return mtype, key, value, entries, flags, info.raw[24:40].rstrip(b"\0")

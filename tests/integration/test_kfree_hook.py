@@ -102,3 +102,23 @@ def test_flood_counts_are_exact_and_never_go_back(lab, collector, kernel):
     assert final == sent
     if HAS_COUNTER:
         assert otherhost() - c0 == final
+
+
+def test_warm_start_comes_from_the_compile_cache_and_survives_corruption(lab, kernel, tmp_path, monkeypatch):
+    if not probe(kernel.btf)[0]:
+        pytest.skip("the cache holds tp_btf programs only")
+    monkeypatch.delenv("NETDROP_KFREE_HOOK", raising=False)
+    monkeypatch.setenv("NETDROP_CACHE_DIR", str(tmp_path))
+    for expect_cached in (False, True, "corrupt"):
+        if expect_cached == "corrupt":
+            for p in tmp_path.glob("*.json"):
+                p.write_text(p.read_text()[:100])
+        with Collector(kernel, ProbeConfig()) as col:
+            assert col.hook == "tp_btf"
+            assert col.session.from_cache is (expect_cached is True)
+            lab.send(5, "wrong-mac")
+            col.detach()
+            got = rx_counts(col, kernel)
+            assert got.get("OTHERHOST" if kernel.has_reasons else "pkt_type 3") == 5
+            assert col.stats()["events"] >= 5  # the ring buffer and its maps came out of the cache too
+        assert len(list(tmp_path.glob("*.json"))) == 1
