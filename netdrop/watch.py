@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import struct
 import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
+
+from .bpf.layout import DROP_EVENT
 
 from .bpf.offsets import Filters, ProbeConfig
 from .decode import decode_event, mac_bytes
@@ -21,6 +24,11 @@ from .signals import stop_on_signals
 PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmp6": 58, "ipv6-icmp": 58, "sctp": 132}
 POLL_SECONDS = 0.05
 FACTS_REFRESH_SECONDS = 1.0
+MEMO_MAX = 4096  # distinct event contents remembered (Rows.from_raw)
+# struct drop_event (bpf/layout.py): ts first, caplen at 38, cpu at 44 (neither is part of what an event shows)
+EV_TS = struct.Struct("<Q")
+EV_TS_END, EV_CAPLEN_AT, EV_CPU_AT = 8, 38, 44
+EV_CAPLEN = struct.Struct("<H")
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,7 @@ class Rows:
         self.offset = time.time() - time.monotonic()  # bpf_ktime_get_ns() is CLOCK_MONOTONIC
         self.refreshed = time.monotonic()
         self.cache: Dict[tuple, tuple] = {}
+        self.memo: Dict[bytes, tuple] = {}
 
     def _known(self, e: DropEvent) -> None:
         if e.ifindex and self.enrich.facts.get(e.netns, e.ifindex) is None and \
@@ -131,6 +140,7 @@ class Rows:
             self.names = NetnsNames()
             self.enrich = Enricher(self.kernel, self.names, HostFacts.collect(self.names))
             self.cache.clear()
+            self.memo.clear()
 
     def _names(self, e: DropEvent) -> tuple:
         """(netns, interface, reason, location, pkt_type, interface MAC), cached per place of drop."""
@@ -146,6 +156,30 @@ class Rows:
                 self.cache.clear()
             self.cache[key] = hit
         return hit
+
+    def from_raw(self, raw: bytes, check: Callable[[DropEvent], bool]) -> Tuple[DropEvent, Optional[EventRow]]:
+        """(event, its row, or None when `check` refuses it). An event whose content (all but its time and CPU)
+        repeats an earlier one's reuses that one's decoding, names and JSON (EventRow.at): a flood repeats one
+        frame, and decoding + naming + encoding it anew cost ~15 us of Python per event. Not with --stack (stack
+        ids are reused by the kernel), nor for an interface not yet named (so that _known can still refresh)."""
+        if self.stack:
+            e = decode_event(raw)
+            return e, self.row(e) if check(e) else None
+        caplen = EV_CAPLEN.unpack_from(raw, EV_CAPLEN_AT)[0]
+        key = raw[EV_TS_END:EV_CPU_AT] + raw[DROP_EVENT.size:DROP_EVENT.size + caplen]
+        hit = self.memo.get(key)
+        if hit is None:
+            e = decode_event(raw)
+            row = self.row(e) if check(e) else None
+            if not e.ifindex or self.enrich.facts.get(e.netns, e.ifindex) is not None:
+                if len(self.memo) >= MEMO_MAX:
+                    self.memo.clear()
+                self.memo[key] = (e, row)
+            return e, row
+        e, row = hit
+        if row is None:
+            return e, None
+        return e, row.at(EV_TS.unpack_from(raw)[0] / 1e9 + self.offset)
 
     def row(self, e: DropEvent) -> EventRow:
         p = e.packet
@@ -174,13 +208,12 @@ def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[
             rows = Rows(kernel, names, facts, col, cfg.stack)
 
             def handle(raw: bytes) -> None:
-                e = decode_event(raw)
-                if not user_check(e):
+                e, row = rows.from_raw(raw, user_check)
+                if row is None:
                     n["filtered"] += 1
                 elif cfg.count and n["printed"] >= cfg.count:
                     n["not_printed"] += 1
                 else:
-                    row = rows.row(e)
                     emit(row)
                     if pcap is not None:
                         pcap.write(e.data, e.frame_len, row.time, e.has_mac, e.protocol,

@@ -67,3 +67,16 @@ def test_json_schema():
 def test_summary_text_names_every_bucket():
     s = summary_text({"counted": 10, "printed": 5, "lost": 1, "sampled": 2, "filtered": 1, "not_printed": 1})
     assert s.startswith("10 drops counted") and "1 lost" in s and "2 sampled away" in s
+
+
+def test_a_row_at_another_time_encodes_like_a_new_row():
+    """watch reuses a repeated drop's encoded fields (EventRow.at): the line must be what a fresh row gives."""
+    first = EventRow(**BASE)
+    again = first.at(BASE["time"] + 1.2345678)
+    fresh = EventRow(**dict(BASE, time=BASE["time"] + 1.2345678))
+    assert again == fresh
+    assert json.loads(again.to_json()) == json.loads(fresh.to_json())
+    assert again.to_json() == fresh.to_json()
+    assert json.loads(first.to_json())["time"] == round(BASE["time"], 6)  # the original keeps its own time
+    stacked = EventRow(**dict(BASE, stack=["a+0x1"])).at(5.0)
+    assert json.loads(stacked.to_json())["stack"] == ["a+0x1"]
