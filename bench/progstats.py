@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from typing import Dict, List, Set, Tuple
 
 
@@ -32,10 +33,16 @@ def _held_by(pid: int) -> Set[int]:
     return ids
 
 
-def kfree_progs_of(pid: int) -> List[int]:
-    """Ids of the programs process `pid` holds that run on kfree_skb (netdrop's and bpftrace's are named so)."""
-    held = _held_by(pid)
-    return [p["id"] for p in _progs() if p["id"] in held and "kfree_skb" in p.get("name", "")]
+def kfree_progs_of(pid: int, wait: float = 0.0) -> List[int]:
+    """Ids of the programs process `pid` holds that run on kfree_skb (netdrop's and bpftrace's are named so),
+    polling up to `wait` seconds for them to appear."""
+    deadline = time.monotonic() + wait
+    while True:
+        held = _held_by(pid)
+        ids = [p["id"] for p in _progs() if p["id"] in held and "kfree_skb" in p.get("name", "")]
+        if ids or time.monotonic() >= deadline:
+            return ids
+        time.sleep(0.02)
 
 
 def totals(ids: List[int]) -> Tuple[int, int]:

@@ -169,7 +169,7 @@ def one_run(flood: str, frame_hex: str, seconds: float, factory: Optional[Callab
     if tool:
         tool.start()
         cpu0 = proc_stat(tool.proc.pid)["cpu"]
-        progs = progstats.kfree_progs_of(tool.proc.pid)
+        progs = progstats.kfree_progs_of(tool.proc.pid, wait=2.0)  # bpftrace says "Attaching" before it loads
         run0 = progstats.totals(progs)
     c0, t0 = otherhost(), time.monotonic()
     r = subprocess.run(["ip", "netns", "exec", L.TX_NS, flood, L.TX_IF, str(seconds), frame_hex],
