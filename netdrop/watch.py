@@ -193,7 +193,9 @@ class Rows:
 
 def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[[EventRow], None],
           on_loss: Callable[[int, int], None] = lambda lost, sampled: None,
-          on_ready: Callable[[], None] = lambda: None) -> Dict[str, int]:
+          on_ready: Callable[[], None] = lambda: None, on_batch: Callable[[], None] = lambda: None) -> Dict[str, int]:
+    """Every drop, one emit(row) each; on_batch() after each batch drained from the ring buffer (and before each
+    loss report), so an output can write a batch of lines at once."""
     names = NetnsNames()
     facts = HostFacts.collect(names)
     filters, user_check = build_filters(cfg, kernel, names, facts)
@@ -234,6 +236,7 @@ def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[
                     batch = col.raw_events(max_events=20_000)
                     for raw in batch:
                         handle(raw)
+                    on_batch()
                     if not batch:
                         stop.wait(POLL_SECONDS)
                     if time.monotonic() >= next_stats:
@@ -253,6 +256,7 @@ def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[
                             left += 1
                         else:
                             handle(raw)
+                    on_batch()
                 n["not_printed"] += left
             st = col.stats()
     finally:
