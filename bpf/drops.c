@@ -97,6 +97,31 @@ static __always_inline int pass_l3_filters(struct nd_hdrs *h, u16 proto)
 	return 1;
 }
 
+#ifdef ND_PACKET_LOADS
+/* Destination MAC and address of an OTHERHOST frame, with plain loads through bpf_rdonly_cast (see netdrop.h). */
+static __always_inline void otherhost_dst(struct drop_key *k, struct nd_hdrs *h, u16 proto)
+{
+	if (h->mac == ND_MAC_UNSET)
+		return;
+	void *eth = nd_rdonly_cast(h->head + h->mac, BTF_ID_ETHHDR);
+	u32 mac_hi = ND_LOAD(u32, eth, 0);
+	u16 mac_lo = ND_LOAD(u16, eth, 4);
+	__builtin_memcpy(k->dst_mac, &mac_hi, 4); /* dst_mac is not 4-byte aligned: byte stores */
+	__builtin_memcpy(k->dst_mac + 4, &mac_lo, 2);
+	if (h->net == ND_MAC_UNSET)
+		return;
+	if (proto == bpf_htons(0x0800)) {
+		k->family = 4;
+		void *ip = nd_rdonly_cast(h->head + h->net, BTF_ID_IPHDR);
+		*(u32 *)k->daddr = ND_LOAD(u32, ip, 16);
+	} else if (proto == bpf_htons(0x86DD)) {
+		k->family = 6;
+		void *ip6 = nd_rdonly_cast(h->head + h->net, BTF_ID_IPV6HDR);
+		*(u64 *)k->daddr = ND_LOAD(u64, ip6, 24);
+		*(u64 *)(k->daddr + 8) = ND_LOAD(u64, ip6, 32);
+	}
+}
+#else
 /* Destination MAC and address of an OTHERHOST frame: one read when the IP header follows a plain Ethernet header
  * (the common case), separate reads otherwise (VLAN tags, odd layouts). */
 static __always_inline void otherhost_dst(struct drop_key *k, struct nd_hdrs *h, u16 proto)
@@ -128,6 +153,8 @@ static __always_inline void otherhost_dst(struct drop_key *k, struct nd_hdrs *h,
 		bpf_probe_read_kernel(k->daddr, 16, h->head + h->net + 24);
 	}
 }
+
+#endif /* ND_PACKET_LOADS */
 
 /* Count the drop under `k`: in the CPU's pending slot while the key repeats, in the hash when it changes. */
 static __always_inline void count_drop(struct nd_state *st, struct drop_key *k)

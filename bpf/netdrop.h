@@ -133,6 +133,15 @@ static __always_inline void nd_headers(void *skb, struct nd_hdrs *h)
  * pointer) still need bpf_probe_read_kernel(). */
 #define ND_LOAD(type, base, off) (*(type *)((u8 *)(base) + (off)))
 
+#if defined(HOOK_TP_BTF) && defined(KFUNC_RDONLY_CAST)
+/* The kfunc bpf_rdonly_cast(obj, btf_id) (6.2+) makes any address a read-only BTF-typed pointer: the frame's
+ * bytes become plain loads too (a fault reads 0). bcc 0.26 cannot declare a kfunc, so it is called as a helper with
+ * the placeholder number KFUNC_RDONLY_CAST, which netdrop's loader rewrites into the kfunc call
+ * (netdrop/kernel/tpbtf.py). BTF_ID_* name the header structs, from the running kernel's BTF. */
+static void *(*nd_rdonly_cast)(void *obj, u32 btf_id) = (void *)KFUNC_RDONLY_CAST;
+#define ND_PACKET_LOADS 1
+#endif
+
 /* raw tracepoint (the fallback): each bpf_probe_read_kernel() costs ~40-60 ns on the development VM whatever its
  * size up to a few hundred bytes, so the program reads the span of sk_buff holding every field it needs in ONE call
  * (SKB_WIN_START/LEN, 8-byte aligned, computed from BTF by offsets.py), and likewise for net_device (DEV_WIN_*). */

@@ -14,9 +14,32 @@ from typing import Optional, Tuple
 
 from ..errors import KernelError
 from . import bpfsys
-from .btf import BTF, TYPEDEF
+from .btf import BTF, FUNC, TYPEDEF
 
 LOG_SIZE = 1 << 20
+# Kernel functions (kfuncs) a program calls. bcc 0.26 cannot declare one, so bpf/netdrop.h calls each as a helper
+# with a placeholder number (passed as the -D macro named here) that kfunc_calls() rewrites into the real call.
+KFUNCS = {"bpf_rdonly_cast": ("KFUNC_RDONLY_CAST", 0x7FF0)}
+CALL = 0x85
+PSEUDO_KFUNC_CALL = 2
+
+
+def kfunc_macros(btf: BTF) -> dict:
+    """-D macros for the kfuncs this kernel has (their placeholder call numbers); none on kernels without."""
+    return {macro: num for name, (macro, num) in KFUNCS.items() if btf.find(FUNC, name) is not None}
+
+
+def kfunc_calls(insns: bytes, btf: BTF) -> bytes:
+    """The instructions with every placeholder helper call turned into a call of the kfunc (its vmlinux BTF id)."""
+    ids = {num: btf.find(FUNC, name) for name, (_, num) in KFUNCS.items()}
+    out = bytearray(insns)
+    for i in range(0, len(out), 8):
+        if out[i] == CALL and out[i + 1] >> 4 == 0:
+            tid = ids.get(int.from_bytes(out[i + 4:i + 8], "little", signed=True))
+            if tid is not None:
+                out[i + 1] = (out[i + 1] & 0x0F) | (PSEUDO_KFUNC_CALL << 4)
+                out[i + 4:i + 8] = tid.to_bytes(4, "little")
+    return bytes(out)
 
 
 def target(btf: BTF, tracepoint: str) -> Optional[int]:
@@ -52,6 +75,7 @@ class TpBtfProgram:
         tid = target(btf, tracepoint)
         if tid is None:
             raise KernelError(f"no btf_trace_{tracepoint} in this kernel's BTF", "")
+        insns = kfunc_calls(insns, btf)
         fd, err, _ = bpfsys.load_tracing(insns, bpfsys.BPF_TRACE_RAW_TP, tid, name.encode())
         if fd < 0:  # load again for the verifier's words (a log costs time and memory: only after a failure)
             _, _, log = bpfsys.load_tracing(insns, bpfsys.BPF_TRACE_RAW_TP, tid, name.encode(), LOG_SIZE)
