@@ -162,13 +162,17 @@ def compile_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session", autouse=True)
 def no_leftovers():
-    """After the whole suite: no lab namespace and no netdrop BPF program may remain."""
+    """After the whole suite: no lab namespace and no netdrop BPF program may remain. Only namespaces that
+    appeared during the run are the suite's: ones that existed before it (someone else's lab with the same prefix,
+    e.g. a run that forgot NETDROP_LAB_PREFIX on a shared host) are never torn down."""
+    from netdrop import lab as labmod
+    before = set(labmod.namespaces()) if is_root() else set()
     yield
     if not is_root():
         return
-    from netdrop import lab as labmod
-    left = labmod.namespaces()
-    labmod.down()
+    left = [ns for ns in labmod.namespaces() if ns not in before]
+    for ns in left:
+        labmod.ip("netns", "del", ns, check=False)
     assert not left, f"namespaces leaked: {left}"
     if shutil.which("bpftool") and not os.environ.get("NETDROP_SHARED_HOST"):
         out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
