@@ -25,9 +25,9 @@ PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmp6": 58, "ipv6-icmp": 58, "sctp
 POLL_SECONDS = 0.05
 FACTS_REFRESH_SECONDS = 1.0
 MEMO_MAX = 4096  # distinct event contents remembered (Rows.from_raw)
-# struct drop_event (bpf/layout.py): ts first, caplen at 38, cpu at 44 (neither is part of what an event shows)
+# struct drop_event (bpf/layout.py): ts first, caplen at 38; the data after the header is valid up to caplen
 EV_TS = struct.Struct("<Q")
-EV_TS_END, EV_CAPLEN_AT, EV_CPU_AT = 8, 38, 44
+EV_TS_END, EV_CAPLEN_AT = 8, 38
 EV_CAPLEN = struct.Struct("<H")
 
 
@@ -158,15 +158,15 @@ class Rows:
         return hit
 
     def from_raw(self, raw: bytes, check: Callable[[DropEvent], bool]) -> Tuple[DropEvent, Optional[EventRow]]:
-        """(event, its row, or None when `check` refuses it). An event whose content (all but its time and CPU)
+        """(event, its row, or None when `check` refuses it). An event whose content (all but its time)
         repeats an earlier one's reuses that one's decoding, names and JSON (EventRow.at): a flood repeats one
         frame, and decoding + naming + encoding it anew cost ~15 us of Python per event. Not with --stack (stack
         ids are reused by the kernel), nor for an interface not yet named (so that _known can still refresh)."""
         if self.stack:
             e = decode_event(raw)
             return e, self.row(e) if check(e) else None
-        caplen = EV_CAPLEN.unpack_from(raw, EV_CAPLEN_AT)[0]
-        key = raw[EV_TS_END:EV_CPU_AT] + raw[DROP_EVENT.size:DROP_EVENT.size + caplen]
+        # everything after the time, up to the captured bytes' end (the CPU is in it: one entry per CPU)
+        key = raw[EV_TS_END:DROP_EVENT.size + EV_CAPLEN.unpack_from(raw, EV_CAPLEN_AT)[0]]
         hit = self.memo.get(key)
         if hit is None:
             e = decode_event(raw)
