@@ -242,7 +242,8 @@ def summarise(results: Dict[str, List[Dict]]) -> List[Dict]:
 
 def table(rows: List[Dict]) -> str:
     out = ["| mode | drops/s (median) | vs untraced, same round (median, spread) | rounds ahead of bpftrace | "
-           "BPF ns/drop | start-up warm (cold) | peak RSS warm (cold) | CPU during flood | events/s delivered | exact |",
+           "BPF ns/drop | start-up warm (cold) | peak RSS warm (cold) | CPU during flood | events/s delivered | "
+           "exact |",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
         def f(k, fmt, missing="-"):
@@ -250,7 +251,8 @@ def table(rows: List[Dict]) -> str:
         ahead = f"{r['ahead_of_bpftrace']}/{r['runs']}" if "ahead_of_bpftrace" in r else "-"
         out.append(f"| {r['mode']} | {r['drops_per_s']:,.0f} | {r['ratio'] * 100:.1f}% "
                    f"({r['ratio_min'] * 100:.1f}-{r['ratio_max'] * 100:.1f}%) | {ahead} | "
-                   f"{f('ns_per_drop', '{:.0f}')} | {f('startup_s', '{:.2f} s')}{f('startup_s_cold', ' ({:.2f} s)', '')} | "
+                   f"{f('ns_per_drop', '{:.0f}')} | "
+                   f"{f('startup_s', '{:.2f} s')}{f('startup_s_cold', ' ({:.2f} s)', '')} | "
                    f"{f('rss_mib', '{:.0f} MiB')}{f('rss_mib_cold', ' ({:.0f} MiB)', '')} | "
                    f"{f('cpu_s', '{:.2f} s')} | {f('events_per_s', '{:,.0f}')} | "
                    f"{('yes' if r['exact'] else 'NO') if 'exact' in r else '-'} |")

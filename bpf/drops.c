@@ -13,8 +13,8 @@
  *    counted, never silent.
  *
  * Compile-time parameters (all -D): the OFF_* offsets, ARG_REASON (index of the reason in the tracepoint's
- * arguments, or -1 on kernels without one), HOOK_TP_BTF, EVENT_BUDGET (0 = no events) and EVENT_BUDGET_TICK (events per CPU per
- * budget tick), RINGBUF_PAGES,
+ * arguments, or -1 on kernels without one), HOOK_TP_BTF (and, with it, KFUNC_RDONLY_CAST and BTF_ID_*, see
+ * netdrop.h), EVENT_BUDGET (0 = no events) and EVENT_BUDGET_TICK (events per CPU per budget tick), RINGBUF_PAGES,
  * MAX_KEYS, and optional filters FILTER_NETNS, FILTER_IFINDEX, FILTER_REASON, FILTER_OTHERHOST, FILTER_L4PROTO,
  * FILTER_PORT, FILTER_HOST4, FILTER_MAC_HI/FILTER_MAC_LO, WITH_STACK.
  */

@@ -102,6 +102,7 @@ TP_BTF = "tp_btf"
 RAW_TP = "raw_tracepoint"
 READ_ATTEMPTS = 5  # snapshots of the counts tried before accepting one a flush may have torn (see read_counts)
 _ZERO = bytes(4)  # key 0 of the single-slot arrays
+DROPS_MAPS = ("counts", "state", "events", "tick", "stacks")  # the maps bpf/drops.c declares
 
 
 class DropSession(_Loaded):
@@ -162,13 +163,20 @@ class DropSession(_Loaded):
         self._phase("compile (clang/LLVM)" + (" + load + attach" if self.hook == RAW_TP else ""), t0)
         return bpf
 
-    def _own_maps(self, insns: bytes) -> Tuple[List[Map], List[Tuple[int, int]]]:
-        """The maps a compiled program refers to, as fds of our own (dup'ed), and where each goes."""
+    def _own_maps(self, bpf, insns: bytes) -> Tuple[List[Map], List[Tuple[int, int]]]:
+        """The maps a compiled program refers to, as fds of our own (dup'ed), and where each goes. Named after
+        bcc's tables (an older bcc may create maps without a kernel-side name)."""
+        names = {}
+        for name in DROPS_MAPS:
+            try:
+                names[bpf[name.encode()].map_fd] = name
+            except KeyError:  # not compiled in (no events, no stacks)
+                continue
         order: Dict[int, int] = {}
         relocs = []
         for idx, fd in cache.map_fds(insns):
             relocs.append((idx, order.setdefault(fd, len(order))))
-        return [Map(os.dup(fd)) for fd in order], relocs
+        return [Map(os.dup(fd), names.get(fd, "")) for fd in order], relocs
 
     def _load_tp_btf(self) -> None:
         """From the compile cache, else compile with bcc (and fill the cache); load and attach with netdrop's own
@@ -188,7 +196,7 @@ class DropSession(_Loaded):
             self.bpf = self._compile()
             t0 = time.monotonic()
             insns = self.bpf.dump_func(b"kfree_skb")
-            maps, relocs = self._own_maps(insns)
+            maps, relocs = self._own_maps(self.bpf, insns)
             insns = cache.patched(insns, relocs, [m.fd for m in maps])  # ours: bcc's fds close with its module
             cache.store(k, cache.Compiled(insns, [m.spec() for m in maps], relocs))
             # the program holds its maps; bcc's module (and the compiler's memory it keeps) is no longer needed
@@ -215,7 +223,8 @@ class DropSession(_Loaded):
                     self._release()
             if self.hook == RAW_TP:
                 self.bpf = self._compile()  # bcc attaches the RAW_TRACEPOINT_PROBE when it loads it
-                self.maps = {m.name: m for m in self._own_maps(self.bpf.dump_func(b"raw_tracepoint__kfree_skb"))[0]}
+                own, _ = self._own_maps(self.bpf, self.bpf.dump_func(b"raw_tracepoint__kfree_skb"))
+                self.maps = {m.name: m for m in own}
             if self.config.event_budget:
                 ev = self.maps["events"]
                 self.ring = RingBuffer(ev.fd, ev.max_entries)

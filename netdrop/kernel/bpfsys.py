@@ -38,7 +38,8 @@ def errname(err: int) -> str:
     return errno.errorcode.get(err, str(err))
 
 
-def load_tracing(insns: bytes, attach_type: int, btf_id: int, name: bytes = b"", log_size: int = 0) -> Tuple[int, int, str]:
+def load_tracing(insns: bytes, attach_type: int, btf_id: int, name: bytes = b"",
+                 log_size: int = 0) -> Tuple[int, int, str]:
     """BPF_PROG_LOAD of a BPF_PROG_TYPE_TRACING program (license GPL) at BTF type `btf_id`: (fd, errno, verifier
     log). With log_size > 0 the verifier's log is asked for (only worth it after a failure)."""
     code = ctypes.create_string_buffer(insns, len(insns))
@@ -85,10 +86,10 @@ BPF_MAP_LOOKUP_ELEM = 1
 BPF_MAP_UPDATE_ELEM = 2
 BPF_MAP_GET_NEXT_KEY = 4
 BPF_OBJ_GET_INFO_BY_FD = 15
-BPF_PROG_LOAD_ATTR_SIZE = 128
 
 
-def map_create(map_type: int, key_size: int, value_size: int, max_entries: int, flags: int, name: bytes) -> Tuple[int, int]:
+def map_create(map_type: int, key_size: int, value_size: int, max_entries: int, flags: int,
+               name: bytes) -> Tuple[int, int]:
     attr = bytearray(72)
     struct.pack_into("<IIIII", attr, 0, map_type, key_size, value_size, max_entries, flags)
     attr[28:28 + min(15, len(name))] = name[:15]
