@@ -187,9 +187,12 @@ class DropSession(_Loaded):
         k = cache.key(paths, self.cflags())
         hit = cache.load(k)
         t0 = self._phase("compile cache lookup", t0)
+        compiled = None
         if hit is not None:
-            maps = [Map.create(**m) for m in hit.maps]
-            insns = cache.patched(hit.insns, hit.relocs, [m.fd for m in maps])
+            for spec in hit.maps:  # kept in self.maps as they come, so that a failure releases them
+                m = Map.create(**spec)
+                self.maps[m.name or str(len(self.maps))] = m
+            insns = cache.patched(hit.insns, hit.relocs, [m.fd for m in self.maps.values()])
             self.from_cache = True
             t0 = self._phase("maps", t0)
         else:
@@ -197,17 +200,19 @@ class DropSession(_Loaded):
             t0 = time.monotonic()
             insns = self.bpf.dump_func(b"kfree_skb")
             maps, relocs = self._own_maps(self.bpf, insns)
+            self.maps = {m.name: m for m in maps}
             insns = cache.patched(insns, relocs, [m.fd for m in maps])  # ours: bcc's fds close with its module
-            cache.store(k, cache.Compiled(insns, [m.spec() for m in maps], relocs))
+            compiled = cache.Compiled(insns, [m.spec() for m in maps], relocs)
             # the program holds its maps; bcc's module (and the compiler's memory it keeps) is no longer needed
             _cleanup(self.bpf)
             self.bpf = None
-            t0 = self._phase("cache store", t0)
-        self.maps = {m.name: m for m in maps}
         prog = TpBtfProgram(self.btf, "kfree_skb", insns, "kfree_skb")
-        prog.attach()
         self.prog = prog
-        self._phase("load + attach", t0)
+        prog.attach()
+        t0 = self._phase("load + attach", t0)
+        if compiled is not None:  # only a program the kernel accepted is kept
+            cache.store(k, compiled)
+            self._phase("cache store", t0)
 
     def __enter__(self) -> "DropSession":
         if os.geteuid() != 0:
