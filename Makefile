@@ -4,7 +4,7 @@ PY := .venv/bin/python
 PYTEST := mkdir -p build && $(PY) -m pytest -q -p no:cacheprovider --basetemp=build/pytest
 export NO_COLOR ?=
 
-.PHONY: demo test unit integration deps vm-test bench clean
+.PHONY: demo test unit integration deps vm-test bench clean test-containers
 
 deps:
 	@scripts/install-deps.sh --test
@@ -24,6 +24,13 @@ integration: deps
 bench: deps
 	@scripts/install-deps.sh --bench --vm
 	$(PY) bench/run.py --rounds 3 --seconds 3
+
+# A real container engine (podman from the distribution, installed here); only when asked: it changes the host's
+# forwarding sysctls and firewall while it runs (the tests put them back).
+test-containers: export NETDROP_TEST_CONTAINERS = 1
+test-containers: deps
+	@scripts/install-deps.sh --containers
+	$(PYTEST) tests/containers
 
 vm-test: deps
 	@scripts/install-deps.sh --vm

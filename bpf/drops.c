@@ -183,6 +183,19 @@ static __always_inline void count_drop(struct nd_state *st, struct drop_key *k)
 	st->pending = 1;
 }
 
+#if EVENT_BUDGET
+/* This key's count on this CPU, this drop included, right after count_drop(st, k) (st->last is k): exact while it
+ * is at most ND_FIRST_PER_KEY (all the sampling needs), a lower bound above. The hash is looked up only while the
+ * CPU's run of this key is short. */
+static __always_inline u64 key_nth(struct nd_state *st, struct drop_key *k)
+{
+	if (st->pending > ND_FIRST_PER_KEY)
+		return st->pending;
+	struct drop_val *v = counts.lookup(k);
+	return st->pending + (v ? v->count : 0);
+}
+#endif
+
 static __always_inline int on_drop(void *ctx, void *skb, u64 location, u32 reason)
 {
 	struct drop_key k;
@@ -238,7 +251,9 @@ static __always_inline int on_drop(void *ctx, void *skb, u64 location, u32 reaso
 	count_drop(st, &k);
 
 #if EVENT_BUDGET
-	if (!within_budget(st)) {
+	/* The first few drops of every key are always sampled, outside the budget: a flood of one kind elsewhere on
+	 * the host must not leave a rarer drop without the frame its explanation reads (addresses, ports). */
+	if (key_nth(st, &k) > ND_FIRST_PER_KEY && !within_budget(st)) {
 		st->stat[STAT_SAMPLED] += 1;
 		return 0;
 	}

@@ -10,6 +10,7 @@
 
 #define ND_PACKET_OTHERHOST 3
 #define ND_MAC_UNSET 0xffff
+#define ND_FIRST_PER_KEY 4 /* drops of each key (per CPU) sampled whatever the event budget */
 
 #ifndef SNAPLEN
 #define SNAPLEN 128

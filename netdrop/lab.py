@@ -12,12 +12,13 @@ import subprocess
 import time
 from typing import Dict, List
 
-from .errors import NetdropError, NotFound, PermissionDenied, UsageError
+from .errors import HostError, NotFound, PermissionDenied, UsageError
 from .net import netns
 
 # NETDROP_LAB_PREFIX lets parallel test runs keep separate labs; everything netdrop creates starts with it.
 PREFIX = os.environ.get("NETDROP_LAB_PREFIX", "ndlab-")
 RX_NS, TX_NS = PREFIX + "rx", PREFIX + "tx"
+MV_NS, MV_IP = PREFIX + "mv", "10.200.0.5"  # macvlan-netns: the child's own namespace and address
 RX_IF, TX_IF = "vB", "vA"
 RX_MAC, TX_MAC = "02:25:ad:fa:a8:be", "02:4e:44:00:00:01"
 WRONG_MAC = "02:de:ad:be:ef:01"
@@ -38,9 +39,15 @@ SCENARIOS = {
                    "sender's (dynamic) cache still holds the old one",
     "macvlan": "the wrong MAC belongs to a macvlan child (down) on the receiver: the sender's static entry points "
                "at the child instead of the interface that has the address",
+    "macvlan-netns": "the wrong MAC belongs to a macvlan child of vB that lives in another namespace (as a "
+                     "container's would): the macvlan delivers the frames there, where the address is not local",
     "rp-filter": "strict reverse-path filtering on the receiver; `traffic --kind rp-filter` comes from 10.99.0.1, "
                  "an address the receiver has no route back to",
     "not-local": "the sender sends 10.200.0.9 to the receiver's MAC; the receiver neither has nor routes it",
+    "forwarding": "the not-local scenario on a receiver that forwards (net.ipv4.ip_forward=1, as on any host "
+                  "running containers): `traffic --kind not-local` to 10.200.0.9 is routed back out of vB and dropped "
+                  "when nobody answers ARP (NEIGH_FAILED); `--kind no-route` to 10.201.0.9 finds no route "
+                  "(IP_INNOROUTES)",
     "netfilter": "an nftables rule in the receiver drops UDP to port 7001",
     "rcvbuf": "a process in the receiver (ndlab-sink) holds a UDP socket on port 7002 with a tiny buffer and never "
               "reads it",
@@ -54,6 +61,7 @@ SCENARIOS = {
 SENDER_IP6, PRIMARY_IP6, SECONDARY_IP6 = "fd00:200::1", "fd00:200::2", "fd00:200::3"
 SPOOF_SRC = "10.99.0.1"  # rp-filter: configured on the sender, unroutable from the receiver
 NOT_LOCAL_IP = "10.200.0.9"
+NO_ROUTE_NET, NO_ROUTE_IP = "10.201.0.0/24", "10.201.0.9"  # forwarding: the sender routes it via the receiver
 NF_PORT, SINK_PORT = 7001, 7002
 SINK_NAME = "ndlab-sink"
 OLD_RX_MAC = "02:25:ad:fa:a8:00"  # changed-mac: what vB had before the change
@@ -62,7 +70,7 @@ OLD_RX_MAC = "02:25:ad:fa:a8:00"  # changed-mac: what vB had before the change
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     r = subprocess.run(["ip", *args], capture_output=True, text=True)
     if check and r.returncode != 0:
-        raise NetdropError(f"`ip {' '.join(args)}` failed: {r.stderr.strip()}", "run `netdrop lab down` and retry")
+        raise HostError(f"`ip {' '.join(args)}` failed: {r.stderr.strip()}", "run `netdrop lab down` and retry")
     return r
 
 
@@ -106,35 +114,97 @@ def up(scenario: str = "wrong-mac") -> Dict[str, str]:
     return status()
 
 
-def _sysctl(ns: str, key: str, value: str) -> None:
-    ip("netns", "exec", ns, "sysctl", "-qw", f"{key}={value}")
+def in_ns(where, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `cmd` in a namespace given as an `ip netns` name, a pid (int) or a namespace path (a bind mount)."""
+    if isinstance(where, int):
+        full = ["nsenter", "-t", str(where), "-n", *cmd]
+    elif where.startswith("/"):
+        full = ["nsenter", f"--net={where}", *cmd]
+    else:
+        full = ["ip", "netns", "exec", where, *cmd]
+    r = subprocess.run(full, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise HostError(f"`{' '.join(full)}` failed: {r.stderr.strip()}", "run `netdrop lab down` and retry")
+    return r
+
+
+def ns_ip(where, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`ip` in `where` (see in_ns): `ip -n NAME` for a name."""
+    if isinstance(where, str) and not where.startswith("/"):
+        return ip("-n", where, *args, check=check)
+    return in_ns(where, "ip", *args, check=check)
+
+
+def _sysctl(ns, key: str, value: str) -> None:
+    in_ns(ns, "sysctl", "-qw", f"{key}={value}")
+
+
+# Every sysctl a scenario relies on, set in each lab namespace before any link exists (links copy conf/default).
+# A new namespace inherits IPv4's conf/all and conf/default from the host (net.core.devconf_inherit_init_net=0, the
+# default; =1 inherits IPv6's too), so a host running containers (ip_forward=1, rp_filter=1) would otherwise change
+# what the lab shows. OPTIONAL keys may be missing (a module not loaded); the others must exist.
+BASELINE_SYSCTLS = {
+    "net/ipv4/ip_forward": "0",
+    **{f"net/ipv4/conf/{scope}/{key}": "0" for scope in ("all", "default")
+       for key in ("forwarding", "rp_filter", "arp_ignore", "arp_announce", "arp_filter", "arp_notify",
+                   "accept_local", "route_localnet")},
+    # no IPv6 autoconfiguration chatter (router/neighbour solicitations) in the lab's drop counts; the ipv6
+    # scenario turns it on for its two interfaces only
+    **{f"net/ipv6/conf/{scope}/{key}": value for scope in ("all", "default")
+       for key, value in (("forwarding", "0"), ("disable_ipv6", "1"), ("accept_ra", "0"))},
+}
+OPTIONAL_SYSCTLS = {  # br_netfilter, when a container engine loaded it: bridged frames through iptables
+    "net/bridge/bridge-nf-call-iptables": "0", "net/bridge/bridge-nf-call-ip6tables": "0",
+    "net/bridge/bridge-nf-call-arptables": "0",
+}
+
+
+def set_sysctls(ns, values: Dict[str, str], optional: bool = False) -> None:
+    """Write /proc/sys/<key> as seen inside `ns` (see in_ns; net sysctls resolve in the opener's namespace)."""
+    with netns.entered(f"/proc/{ns}/ns/net" if isinstance(ns, int) else ns):
+        for key, value in values.items():
+            try:
+                with open("/proc/sys/" + key, "w") as f:
+                    f.write(value)
+            except FileNotFoundError:
+                if not optional:
+                    raise HostError(f"this kernel has no sysctl {key.replace('/', '.')}",
+                                       "the lab needs it; run `netdrop check`") from None
 
 
 def _build_base(bridge: bool = False) -> None:
     for ns in (RX_NS, TX_NS):
         ip("netns", "add", ns)
-        ip("-n", ns, "link", "set", "lo", "up")
-        # no IPv6 autoconfiguration chatter (router/neighbour solicitations) in the lab's drop counts
-        _sysctl(ns, "net.ipv6.conf.all.disable_ipv6", "1")
-        _sysctl(ns, "net.ipv6.conf.default.disable_ipv6", "1")
-    ip("-n", TX_NS, "link", "add", "name", TX_IF, "address", TX_MAC, "type", "veth", "peer", "name", RX_IF,
-        "address", PORT_MAC if bridge else RX_MAC, "netns", RX_NS)
-    owner = RX_IF
+    build_pair(RX_NS, TX_NS, bridge)
+
+
+def build_pair(rx, tx, bridge: bool = False, rx_if: str = RX_IF, tx_if: str = TX_IF, tx_mac: str = TX_MAC,
+               wrong_mac: str = WRONG_MAC) -> None:
+    """The wrong-MAC situation between two existing namespaces (names, pids or paths: see in_ns): a veth pair, the
+    receiver's two addresses, and the sender's static neighbour entry pointing the secondary address at WRONG_MAC.
+    A second pair on the same host should use its own `tx_mac`: the sender is recognised by its MAC."""
+    for ns in (rx, tx):
+        ns_ip(ns, "link", "set", "lo", "up")
+        set_sysctls(ns, BASELINE_SYSCTLS)
+        set_sysctls(ns, OPTIONAL_SYSCTLS, optional=True)
+    ns_ip(tx, "link", "add", "name", tx_if, "address", tx_mac, "type", "veth", "peer", "name", rx_if,
+          "address", PORT_MAC if bridge else RX_MAC, "netns", str(rx))
+    owner = rx_if
     if bridge:
         owner = BRIDGE
-        ip("-n", RX_NS, "link", "add", "name", BRIDGE, "address", RX_MAC, "type", "bridge")
-        ip("-n", RX_NS, "link", "set", RX_IF, "master", BRIDGE)
-        ip("-n", RX_NS, "link", "set", BRIDGE, "up")
-    ip("-n", RX_NS, "addr", "add", f"{PRIMARY_IP}/{PREFIXLEN}", "dev", owner)
-    ip("-n", RX_NS, "addr", "add", f"{SECONDARY_IP}/{PREFIXLEN}", "dev", owner)
-    ip("-n", TX_NS, "addr", "add", f"{SENDER_IP}/{PREFIXLEN}", "dev", TX_IF)
-    ip("-n", RX_NS, "link", "set", RX_IF, "up")
-    ip("-n", TX_NS, "link", "set", TX_IF, "up")
+        ns_ip(rx, "link", "add", "name", BRIDGE, "address", RX_MAC, "type", "bridge")
+        ns_ip(rx, "link", "set", rx_if, "master", BRIDGE)
+        ns_ip(rx, "link", "set", BRIDGE, "up")
+    ns_ip(rx, "addr", "add", f"{PRIMARY_IP}/{PREFIXLEN}", "dev", owner)
+    ns_ip(rx, "addr", "add", f"{SECONDARY_IP}/{PREFIXLEN}", "dev", owner)
+    ns_ip(tx, "addr", "add", f"{SENDER_IP}/{PREFIXLEN}", "dev", tx_if)
+    ns_ip(rx, "link", "set", rx_if, "up")
+    ns_ip(tx, "link", "set", tx_if, "up")
     # The fault: the sender believes the secondary address lives at a MAC nobody has.
-    ip("-n", TX_NS, "neigh", "replace", SECONDARY_IP, "lladdr", WRONG_MAC, "dev", TX_IF, "nud", "permanent")
+    ns_ip(tx, "neigh", "replace", SECONDARY_IP, "lladdr", wrong_mac, "dev", tx_if, "nud", "permanent")
     # Deterministic counts: no ARP resolution (and its queue) in front of the primary address either.
-    ip("-n", TX_NS, "neigh", "replace", PRIMARY_IP, "lladdr", RX_MAC, "dev", TX_IF, "nud", "permanent")
-    ip("-n", RX_NS, "neigh", "replace", SENDER_IP, "lladdr", TX_MAC, "dev", owner, "nud", "permanent")
+    ns_ip(tx, "neigh", "replace", PRIMARY_IP, "lladdr", RX_MAC, "dev", tx_if, "nud", "permanent")
+    ns_ip(rx, "neigh", "replace", SENDER_IP, "lladdr", tx_mac, "dev", owner, "nud", "permanent")
 
 
 def _build_changed_mac() -> None:
@@ -147,14 +217,40 @@ def _build_changed_mac() -> None:
     deadline = time.monotonic() + 5
     while OLD_RX_MAC not in ip("-n", TX_NS, "neigh", "show", SECONDARY_IP, check=False).stdout:
         if time.monotonic() > deadline:
-            raise NetdropError("the changed-mac lab could not resolve the receiver by ARP", "run `netdrop lab down`")
+            raise HostError("the changed-mac lab could not resolve the receiver by ARP", "run `netdrop lab down`")
         time.sleep(0.01)
     ip("-n", RX_NS, "link", "set", RX_IF, "address", RX_MAC)
 
 
-def _build_macvlan() -> None:
-    ip("-n", RX_NS, "link", "add", "link", RX_IF, "name", "mv0", "address", WRONG_MAC, "type", "macvlan",
+def _build_macvlan(rx=None) -> None:
+    """A macvlan child (down) of the receiver's interface that has the wrong MAC; `rx`: see in_ns."""
+    ns_ip(rx or RX_NS, "link", "add", "link", RX_IF, "name", "mv0", "address", WRONG_MAC, "type", "macvlan",
+          "mode", "bridge")
+
+
+VXLAN_IF, VXLAN_ID, VXLAN_NET = "vx0", 42, "10.201.0"
+
+
+def build_vxlan(rx, tx) -> None:
+    """Over a pair build_pair() made: a VXLAN tunnel (id 42) between the two ends' primary addresses, with
+    10.201.0.2 on the receiver's vx0 and the sender's static neighbour entry for it pointing at WRONG_MAC."""
+    for ns, local, remote, addr in ((rx, PRIMARY_IP, SENDER_IP, 2), (tx, SENDER_IP, PRIMARY_IP, 1)):
+        dev = RX_IF if ns == rx else TX_IF
+        ns_ip(ns, "link", "add", VXLAN_IF, "type", "vxlan", "id", str(VXLAN_ID), "local", local, "remote", remote,
+              "dstport", "4789", "dev", dev)
+        ns_ip(ns, "addr", "add", f"{VXLAN_NET}.{addr}/24", "dev", VXLAN_IF)
+        ns_ip(ns, "link", "set", VXLAN_IF, "up")
+    ns_ip(tx, "neigh", "replace", f"{VXLAN_NET}.2", "lladdr", WRONG_MAC, "dev", VXLAN_IF, "nud", "permanent")
+
+
+def _build_macvlan_netns() -> None:
+    ip("netns", "add", MV_NS)
+    set_sysctls(MV_NS, BASELINE_SYSCTLS)
+    ip("-n", RX_NS, "link", "add", "link", RX_IF, "name", "mv1", "address", WRONG_MAC, "type", "macvlan",
         "mode", "bridge")
+    ip("-n", RX_NS, "link", "set", "mv1", "netns", MV_NS)
+    ip("-n", MV_NS, "addr", "add", f"{MV_IP}/{PREFIXLEN}", "dev", "mv1")
+    ip("-n", MV_NS, "link", "set", "mv1", "up")
 
 
 def _build_rp_filter() -> None:
@@ -167,6 +263,14 @@ def _build_not_local() -> None:
     ip("-n", TX_NS, "neigh", "replace", NOT_LOCAL_IP, "lladdr", RX_MAC, "dev", TX_IF, "nud", "permanent")
 
 
+def _build_forwarding() -> None:
+    """The receiver forwards; an on-link address nobody has fails ARP quickly (one probe, 100 ms) so the drop
+    falls inside a short diagnose window."""
+    set_sysctls(RX_NS, {"net/ipv4/ip_forward": "1", f"net/ipv4/neigh/{RX_IF}/mcast_solicit": "1",
+                        f"net/ipv4/neigh/{RX_IF}/app_solicit": "0", f"net/ipv4/neigh/{RX_IF}/retrans_time_ms": "100"})
+    ip("-n", TX_NS, "route", "add", NO_ROUTE_NET, "via", PRIMARY_IP)
+
+
 def _build_netfilter() -> None:
     table = PREFIX.replace("-", "_") + "filter"  # nft names take no dashes
     rules = (f"add table inet {table}\n"
@@ -174,7 +278,7 @@ def _build_netfilter() -> None:
              f"add rule inet {table} input udp dport {NF_PORT} counter drop\n")
     r = subprocess.run(["ip", "netns", "exec", RX_NS, "nft", "-f", "-"], input=rules, capture_output=True, text=True)
     if r.returncode != 0:
-        raise NetdropError(f"nft failed: {r.stderr.strip() or 'not installed'}", "apt-get install nftables")
+        raise HostError(f"nft failed: {r.stderr.strip() or 'not installed'}", "apt-get install nftables")
 
 
 def _build_sink() -> None:
@@ -190,7 +294,7 @@ def _build_sink() -> None:
                 if port in f.read():
                     return
         if time.monotonic() > deadline:
-            raise NetdropError("the lab's receive sink did not start", "run `netdrop lab down` and retry")
+            raise HostError("the lab's receive sink did not start", "run `netdrop lab down` and retry")
         time.sleep(0.01)
 
 
@@ -215,8 +319,10 @@ def _build_backlog() -> None:
 EXTRAS = {
     "changed-mac": (_build_changed_mac,),
     "macvlan": (_build_macvlan,),
+    "macvlan-netns": (_build_macvlan_netns,),
     "rp-filter": (_build_rp_filter,),
     "not-local": (_build_not_local,),
+    "forwarding": (_build_not_local, _build_forwarding),
     "netfilter": (_build_netfilter,),
     "rcvbuf": (_build_sink,),
     "ipv6": (_build_ipv6,),
@@ -245,9 +351,9 @@ def require_lab() -> None:
 
 
 # The lab's traffic lives in labtraffic.py (which imports this module); these keep `lab.send(...)` working.
-def send(count: int, kind: str = "wrong-mac", interval: float = 0.0) -> int:
+def send(count: int, kind: str = "wrong-mac", interval: float = 0.0, sender=None) -> int:
     from .labtraffic import send as _send
-    return _send(count, kind, interval)
+    return _send(count, kind, interval, sender)
 
 
 def flood(seconds: float) -> int:

@@ -18,24 +18,29 @@ KINDS: Dict[str, Tuple[str, int, Optional[str], int]] = {
     "correct": (L.PRIMARY_IP, L.UDP_PORT, None, 16),
     "rp-filter": (L.PRIMARY_IP, 7000, L.SPOOF_SRC, 16),
     "not-local": (L.NOT_LOCAL_IP, 7000, None, 16),
+    "no-route": (L.NO_ROUTE_IP, 7000, None, 16),
     "netfilter": (L.PRIMARY_IP, L.NF_PORT, None, 16),
     "rcvbuf": (L.PRIMARY_IP, L.SINK_PORT, None, 512),
     "wrong-mac6": (L.SECONDARY_IP6, L.UDP_PORT, None, 16),
     "closed-port6": (L.PRIMARY_IP6, L.CLOSED_PORT, None, 16),
+    "wrong-mac-vxlan": (f"{L.VXLAN_NET}.2", L.UDP_PORT, None, 16),  # over lab.build_vxlan()'s tunnel
 }
 TRAFFIC_KINDS = tuple(KINDS) + ("backlog",)
+SCENARIO_OF = {"no-route": "forwarding", "wrong-mac6": "ipv6", "closed-port6": "ipv6"}  # kinds named otherwise
 
 
-def send(count: int, kind: str = "wrong-mac", interval: float = 0.0) -> int:
-    """Send `count` UDP datagrams from the sender namespace. Returns how many the socket accepted."""
-    L.require_lab()
+def send(count: int, kind: str = "wrong-mac", interval: float = 0.0, sender: Optional[str] = None) -> int:
+    """Send `count` UDP datagrams from the sender namespace (the lab's, or `sender`, one lab.build_pair() made).
+    Returns how many the socket accepted."""
+    if sender is None:
+        L.require_lab()
     if kind == "backlog":
         return _send_backlog(count)
     if kind not in KINDS:
         raise UsageError(f"unknown traffic kind {kind!r}", "kinds: " + ", ".join(TRAFFIC_KINDS))
     dst, port, src, size = KINDS[kind]
     family = socket.AF_INET6 if ":" in dst else socket.AF_INET
-    with netns.entered(L.TX_NS):
+    with netns.entered(sender or L.TX_NS):
         sock = socket.socket(family, socket.SOCK_DGRAM)
     sent = 0
     with sock:
@@ -47,7 +52,12 @@ def send(count: int, kind: str = "wrong-mac", interval: float = 0.0) -> int:
                                  f"run `netdrop lab up --scenario {kind}` (or multi)") from None
         for i in range(count):
             payload = (b"netdrop-lab %d " % i).ljust(size, b".")
-            sent += sock.sendto(payload, (dst, port)) > 0
+            try:
+                sent += sock.sendto(payload, (dst, port)) > 0
+            except OSError as exc:  # e.g. no-route without the forwarding scenario's route: ENETUNREACH
+                raise UsageError(f"traffic kind {kind} could not be sent to {dst}: {exc.strerror}",
+                                 f"it needs its lab scenario: `netdrop lab up --scenario {SCENARIO_OF.get(kind, kind)}`"
+                                 ) from None
             if interval:
                 time.sleep(interval)
     return sent

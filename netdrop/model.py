@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 PACKET_TYPES = {0: "HOST", 1: "BROADCAST", 2: "MULTICAST", 3: "OTHERHOST", 4: "OUTGOING", 5: "LOOPBACK"}
 PACKET_OTHERHOST = 3
+GROUP_PKT_TYPES = (1, 2)  # PACKET_BROADCAST, PACKET_MULTICAST: frames for many hosts, not for one address
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class InterfaceFacts:
     rx_packets: int = 0
     perm_mac: Optional[str] = None  # the hardware's permanent address (NICs, bond members), when it has one
     admin_up: bool = True
+    link_netnsid: Optional[int] = None  # a veth's (or tunnel's) other end is in this nsid (local to this namespace)
 
     IFF_PROMISC = 0x100
 
@@ -136,14 +138,17 @@ class DropRow:
     iface_mac: Optional[str] = None
     rate: Optional[float] = None
     last_seen: Optional[float] = None  # seconds ago
+    netns_id: int = 0  # the namespace's inode
 
     def to_dict(self) -> Dict[str, Any]:
         d = {"reason": self.reason, "location": self.location, "interface": self.interface, "netns": self.netns,
-             "count": self.count}
+             **netns_fields(self.netns, self.netns_id), "count": self.count}
         if self.dst_mac:
             d["seen_dst_mac"] = self.dst_mac
-            d["expected_mac"] = self.iface_mac
-            d["ip"] = self.daddr
+            if self.iface_mac:
+                d["expected_mac"] = self.iface_mac
+            if self.daddr:
+                d["ip"] = self.daddr
         if self.rate is not None:
             d["rate"] = round(self.rate, 1)
         if self.last_seen is not None:
@@ -168,13 +173,32 @@ class Finding:
     sender_ip: Optional[str] = None
     evidence: Tuple[str, ...] = ()
     extra: Dict[str, Any] = field(default_factory=dict)
+    netns_id: int = 0  # the namespace's inode
 
     def to_dict(self) -> Dict[str, Any]:
+        """The JSON object; a fact that could not be read is left out (never null) and its finding says why."""
         d = asdict(self)
         extra = d.pop("extra")
         d["evidence"] = list(self.evidence)
+        d.update(netns_fields(self.netns, self.netns_id))
         d.update(extra)
-        return d
+        return pruned(d)
+
+
+def netns_fields(label: Any, inode: int) -> Dict[str, Any]:
+    """netns_id (always) and what kind of namespace it is: name, container, holding process (namespaces.NsLabel)."""
+    d = label.to_dict() if hasattr(label, "to_dict") else {}
+    d["netns_id"] = inode or d.get("netns_id", 0)
+    return d
+
+
+def pruned(v: Any) -> Any:
+    """`v` without None values in its dicts (JSON never says null: a missing fact is absent, with its reason)."""
+    if isinstance(v, dict):
+        return {k: pruned(x) for k, x in v.items() if x is not None}
+    if isinstance(v, (list, tuple)):
+        return [pruned(x) for x in v if x is not None]
+    return v
 
 
 @dataclass(frozen=True)
@@ -199,7 +223,7 @@ class Report:
 
     def to_dict(self) -> Dict[str, Any]:
         return {
-            "schema": 1,
+            "schema": 2,
             "kernel": self.kernel,
             "duration": round(self.duration, 3),
             "findings": [f.to_dict() for f in self.findings],

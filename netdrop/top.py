@@ -5,8 +5,10 @@ them; `run_live` and `run_plain` only schedule and display.
 """
 from __future__ import annotations
 
+import errno
 import os
 import select
+import signal
 import sys
 import termios
 import time
@@ -21,7 +23,7 @@ from .enrich import Enricher
 from .errors import UsageError
 from .model import DropKey, DropRow
 from .net.links import HostFacts
-from .net.netns import NetnsNames
+from .net.namespaces import Registry
 from .net.promisc import TemporaryPromisc
 from .render.live import SORTS, TopView
 from .signals import stop_on_signals
@@ -41,14 +43,14 @@ class TopConfig:
     ready_file: Optional[str] = None
     debug: bool = False
     promisc: bool = False  # hold --iface promiscuous while top runs
+    wide: bool = False  # the NETNS-ID column
 
 
 class Tracker:
     """Counts -> rows: cumulative since start (or the last reset), rate over the last interval, last change."""
 
-    def __init__(self, kernel, names: NetnsNames, facts: HostFacts):
+    def __init__(self, kernel, names: Registry, facts: HostFacts):
         self.kernel = kernel
-        self.names, self.facts = names, facts
         self.enrich = Enricher(kernel, names, facts)
         self.baseline: Dict[DropKey, int] = {}
         self.prev: Optional[Snapshot] = None
@@ -60,12 +62,11 @@ class Tracker:
             self.baseline = {k: c.count for k, c in self.prev.counts.items()}
 
     def _refresh_names(self, snap: Snapshot) -> None:
-        unknown = any(k.ifindex and self.facts.get(k.netns, k.ifindex) is None for k in snap.counts)
-        if unknown or snap.at - self.facts_at > FACTS_REFRESH_SECONDS:
+        if snap.at - self.facts_at > FACTS_REFRESH_SECONDS:
             self.facts_at = snap.at
-            self.names = NetnsNames()
-            self.facts = HostFacts.collect(self.names)  # renamed or deleted interfaces: names follow, "ifN" if gone
-            self.enrich = Enricher(self.kernel, self.names, self.facts)
+            self.enrich.reread()  # renamed or deleted interfaces: names follow, "ifN" if gone
+        else:
+            self.enrich.ensure_all(snap.counts.values())  # new namespaces and interfaces: named at their first drop
 
     def rows(self, snap: Snapshot) -> List[DropRow]:
         self._refresh_names(snap)
@@ -95,13 +96,14 @@ class Top:
 
     def __init__(self, cfg: TopConfig, kernel, collector_factory: Callable):
         self.cfg, self.kernel = cfg, kernel
-        self.names = NetnsNames()
+        self.names = Registry()
         facts = HostFacts.collect(self.names)
         filters, _ = build_filters(WatchConfig(iface=cfg.iface, netns=cfg.netns, reason=cfg.reason), kernel,
                                    self.names, facts)
         if cfg.promisc and not cfg.iface:
             raise UsageError("--promisc needs --iface", "say which interface may be made promiscuous")
-        targets = [(i.netns, i.name) for i in facts.find_name(cfg.iface, cfg.netns)] if cfg.promisc else []
+        netns = self.names.resolve(cfg.netns) if cfg.netns else None
+        targets = [(i.netns, i.name) for i in facts.find_name(cfg.iface, netns)] if cfg.promisc else []
         self.promisc = TemporaryPromisc(targets)
         self.collector = collector_factory(kernel, ProbeConfig(event_budget=0, filters=filters), cfg.debug)
         self.tracker = Tracker(kernel, self.names, facts)
@@ -155,7 +157,7 @@ class Top:
                             kernel=self.kernel.release, hooks=f"skb:kfree_skb ({self.hook_text}, in-kernel counts)",
                             capabilities=self.caps, map_full=stats.get("map_full", 0), sort=self.sort,
                             filter_text=self.filter_text, paused=self.paused, prompt=prompt,
-                            interactive=self.interactive, promisc=self.promisc_held)
+                            interactive=self.interactive, promisc=self.promisc_held, wide=self.cfg.wide)
         return self.last
 
     def redraw(self, prompt: Optional[str] = None) -> TopView:
@@ -180,15 +182,31 @@ class Top:
         return True
 
 
+def _retry_eintr(fn: Callable, *args):
+    """termios.error is not an OSError, so Python does not retry it on EINTR (PEP 475): a top stopped by SIGTTOU
+    and then terminated failed here with "(4, 'Interrupted system call')"."""
+    while True:
+        try:
+            return fn(*args)
+        except termios.error as exc:
+            if not exc.args or exc.args[0] != errno.EINTR:
+                raise
+
+
 @contextmanager
 def cbreak(fd: int) -> Iterator[None]:
-    """Single keys without echo; the terminal is restored on every exit path."""
-    old = termios.tcgetattr(fd)
+    """Single keys without echo; the terminal is restored on every exit path, also from the background (SIGTTOU
+    is blocked for the restore, or a top put in the background would stop there instead of exiting)."""
+    old = _retry_eintr(termios.tcgetattr, fd)
     try:
-        tty.setcbreak(fd)
+        _retry_eintr(tty.setcbreak, fd)
         yield
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+        try:
+            _retry_eintr(termios.tcsetattr, fd, termios.TCSADRAIN, old)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def read_key(fd: int, timeout: float) -> Optional[str]:
@@ -238,3 +256,5 @@ def run_plain(top: Top, show: Callable[[TopView], None], interval: float, count:
         while (not count or n < count) and not stop.wait(interval):
             show(top.view())
             n += 1
+        if stop.is_set():  # stopped mid-interval: what was counted since the last snapshot is shown, not lost
+            show(top.view())

@@ -17,13 +17,12 @@ from .enrich import Enricher
 from .errors import NotFound, UsageError
 from .model import PACKET_TYPES, DropEvent
 from .net.links import HostFacts
-from .net.netns import NetnsNames
+from .net.namespaces import Registry
 from .render.stream import EventRow
 from .signals import stop_on_signals
 
 PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmp6": 58, "ipv6-icmp": 58, "sctp": 132}
 POLL_SECONDS = 0.05
-FACTS_REFRESH_SECONDS = 1.0
 MEMO_MAX = 4096  # distinct event contents remembered (Rows.from_raw)
 # struct drop_event (bpf/layout.py): ts first, caplen at 38; the data after the header is valid up to caplen
 EV_TS = struct.Struct("<Q")
@@ -50,16 +49,15 @@ class WatchConfig:
     debug: bool = False
 
 
-def build_filters(cfg: WatchConfig, kernel, names: NetnsNames, facts: HostFacts) -> Tuple[Filters, Callable]:
+def build_filters(cfg: WatchConfig, kernel, names: Registry, facts: HostFacts) -> Tuple[Filters, Callable]:
     """Kernel-side filters, and the user-space check for what the kernel cannot filter (an IPv6 --host)."""
     f: Dict = {}
+    netns = None
     if cfg.netns:
-        inode = names.inode(cfg.netns)
-        if inode is None:
-            raise NotFound(f"no network namespace named {cfg.netns}", "list them with `ip netns list`")
-        f["netns"] = inode
+        netns = names.resolve(cfg.netns)
+        f["netns"] = netns.inode
     if cfg.iface:
-        hits = facts.find_name(cfg.iface, cfg.netns)
+        hits = facts.find_name(cfg.iface, netns)
         if not hits:
             raise NotFound(f"no interface named {cfg.iface}" + (f" in netns {cfg.netns}" if cfg.netns else ""),
                            "list them with `ip link` (add --netns NAME for another namespace)")
@@ -125,43 +123,47 @@ def probe_config(cfg: WatchConfig, filters: Filters) -> ProbeConfig:
 class Rows:
     """DropEvent -> EventRow, with interface names re-read when an unknown one shows up (at most once a second)."""
 
-    def __init__(self, kernel, names: NetnsNames, facts: HostFacts, collector, stack: bool):
+    def __init__(self, kernel, names: Registry, facts: HostFacts, collector, stack: bool):
         self.kernel, self.names, self.col, self.stack = kernel, names, collector, stack
         self.enrich = Enricher(kernel, names, facts)
         self.offset = time.time() - time.monotonic()  # bpf_ktime_get_ns() is CLOCK_MONOTONIC
-        self.refreshed = time.monotonic()
         self.cache: Dict[tuple, tuple] = {}
         self.memo: Dict[bytes, tuple] = {}
 
-    def _known(self, e: DropEvent) -> None:
-        if e.ifindex and self.enrich.facts.get(e.netns, e.ifindex) is None and \
-                time.monotonic() - self.refreshed > FACTS_REFRESH_SECONDS:
-            self.refreshed = time.monotonic()
-            self.names = NetnsNames()
-            self.enrich = Enricher(self.kernel, self.names, HostFacts.collect(self.names))
+    def tick(self) -> None:
+        """Once per batch of events: names stay fresh (a namespace gone, an inode number reused)."""
+        if self.enrich.revalidate():
             self.cache.clear()
             self.memo.clear()
+
+    def _known(self, e: DropEvent) -> bool:
+        """Whether the drop's namespace and interface have names (asks the enricher to look them up if not)."""
+        if self.enrich.ensure(e.netns, e.ifindex):
+            self.cache.clear()
+        return self.names.known(e.netns) and (not e.ifindex or self.enrich.facts.get(e.netns, e.ifindex) is not None)
 
     def _names(self, e: DropEvent) -> tuple:
         """(netns, interface, reason, location, pkt_type, interface MAC), cached per place of drop."""
         key = (e.netns, e.ifindex, e.reason, e.pkt_type, e.location)
         hit = self.cache.get(key)
         if hit is None:
-            self._known(e)
+            known = self._known(e)
             en = self.enrich
             hit = (self.names.name(e.netns), en.interface(e.netns, e.ifindex), en.event_reason(e),
                    self.kernel.location(e.location), PACKET_TYPES.get(e.pkt_type, str(e.pkt_type)),
                    en.iface_mac(e.netns, e.ifindex))
             if len(self.cache) > 100_000:
                 self.cache.clear()
-            self.cache[key] = hit
+            if known:  # unnamed ones are asked about again (rate-limited by the enricher)
+                self.cache[key] = hit
         return hit
 
     def from_raw(self, raw: bytes, check: Callable[[DropEvent], bool]) -> Tuple[DropEvent, Optional[EventRow]]:
         """(event, its row, or None when `check` refuses it). An event whose content (all but its time)
         repeats an earlier one's reuses that one's decoding, names and JSON (EventRow.at): a flood repeats one
         frame, and decoding + naming + encoding it anew cost ~15 us of Python per event. Not with --stack (stack
-        ids are reused by the kernel), nor for an interface not yet named (so that _known can still refresh)."""
+        ids are reused by the kernel), nor while its place has no names yet (so that they are asked for again);
+        tick() forgets them all when names change."""
         if self.stack:
             e = decode_event(raw)
             return e, self.row(e) if check(e) else None
@@ -171,7 +173,7 @@ class Rows:
         if hit is None:
             e = decode_event(raw)
             row = self.row(e) if check(e) else None
-            if not e.ifindex or self.enrich.facts.get(e.netns, e.ifindex) is not None:
+            if row is None or (e.netns, e.ifindex, e.reason, e.pkt_type, e.location) in self.cache:  # named
                 if len(self.memo) >= MEMO_MAX:
                     self.memo.clear()
                 self.memo[key] = (e, row)
@@ -185,8 +187,9 @@ class Rows:
         p = e.packet
         netns, iface, reason, location, pkt_type, iface_mac = self._names(e)
         return EventRow(
-            time=e.ts_ns / 1e9 + self.offset, netns=netns, interface=iface, reason=reason, location=location,
-            pkt_type=pkt_type, protocol=p.proto_name, src_ip=p.src_ip, dst_ip=p.dst_ip, sport=p.sport, dport=p.dport,
+            time=e.ts_ns / 1e9 + self.offset, netns=netns, netns_id=e.netns, interface=iface, reason=reason,
+            location=location, pkt_type=pkt_type, protocol=p.proto_name, src_ip=p.src_ip, dst_ip=p.dst_ip,
+            sport=p.sport, dport=p.dport,
             src_mac=p.src_mac, dst_mac=p.dst_mac, iface_mac=iface_mac, len=e.frame_len,
             stack=self.col.stack(e.stack_id) if self.stack else None)
 
@@ -196,7 +199,7 @@ def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[
           on_ready: Callable[[], None] = lambda: None, on_batch: Callable[[], None] = lambda: None) -> Dict[str, int]:
     """Every drop, one emit(row) each; on_batch() after each batch drained from the ring buffer (and before each
     loss report), so an output can write a batch of lines at once."""
-    names = NetnsNames()
+    names = Registry()
     facts = HostFacts.collect(names)
     filters, user_check = build_filters(cfg, kernel, names, facts)
     probe = probe_config(cfg, filters)
@@ -234,6 +237,8 @@ def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[
                 while time.monotonic() - start < cfg.duration and not (cfg.count and n["printed"] >= cfg.count) \
                         and not stop.is_set():
                     batch = col.raw_events(max_events=20_000)
+                    if batch:
+                        rows.tick()
                     for raw in batch:
                         handle(raw)
                     on_batch()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what netdrop needs on Debian 12+/Ubuntu 22.04+ (as root), then a venv that sees the distro's bcc.
-# Idempotent and quiet when everything is already there. Usage: scripts/install-deps.sh [--test] [--bench] [--vm]
+# Idempotent and quiet when everything is already there.
+# Usage: scripts/install-deps.sh [--test] [--bench] [--vm] [--containers]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ for arg in "$@"; do
     --test) want+=(tcpdump tshark tmux iputils-arping nftables) ;;
     --bench) want+=(bpftrace gcc libc6-dev) ;;
     --vm) want+=(qemu-system-x86 qemu-utils debootstrap e2fsprogs) ;;
+    # podman with runc (crun refuses hybrid cgroup hosts), its network stack, and busybox for an offline image
+    --containers) want+=(podman runc netavark iptables busybox-static) ;;
   esac
 done
 

@@ -1,8 +1,11 @@
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
 
 import pytest
@@ -63,6 +66,33 @@ def netdrop(*args, check=False, timeout=120, env=None, **kw):
     e.update(env or {})
     return subprocess.run(NETDROP + [str(a) for a in args], capture_output=True, text=True, timeout=timeout,
                           check=check, env=e, **kw)
+
+
+@contextlib.contextmanager
+def readable_copy():
+    """(python, env) that run this netdrop as any user: the checkout (often under /root, mode 0700) and its venv
+    may be unreadable to others, so netdrop and the packages it imports are copied to a world-readable
+    temporary directory, removed afterwards. Skips, saying why, when the interpreter itself is unreadable."""
+    python = os.path.realpath(sys.executable)
+    if not os.access(python, os.X_OK) or os.stat(python).st_mode & 0o005 != 0o005:
+        pytest.skip(f"{python} is not usable by other users: no way to run netdrop unprivileged here")
+    purelib = sysconfig.get_paths()["purelib"]
+    skip = shutil.ignore_patterns("__pycache__", "pip", "pip-*", "setuptools", "setuptools-*", "_pytest", "pytest",
+                                  "pytest-*", "*.pth", "__editable__*")
+    tmp = tempfile.mkdtemp(prefix="netdrop-unprivileged-")
+    try:
+        os.chmod(tmp, 0o755)
+        shutil.copytree(purelib, os.path.join(tmp, "lib"), ignore=skip)
+        shutil.copytree(os.path.join(ROOT, "netdrop"), os.path.join(tmp, "src", "netdrop"), ignore=skip)
+        shutil.copytree(os.path.join(ROOT, "bpf"), os.path.join(tmp, "src", "bpf"))
+        for d, dirs, files in os.walk(tmp):
+            for name in dirs + files:
+                os.chmod(os.path.join(d, name), 0o755 if name in dirs else 0o644)
+        env = dict(os.environ, PYTHONPATH=os.path.join(tmp, "src") + os.pathsep + os.path.join(tmp, "lib"),
+                   PYTHONDONTWRITEBYTECODE="1")
+        yield python, env
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class Background:
@@ -177,3 +207,14 @@ def no_leftovers():
     if shutil.which("bpftool") and not os.environ.get("NETDROP_SHARED_HOST"):
         out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
         assert "kfree_skb" not in out, "a kfree_skb BPF program is still loaded"
+
+
+@pytest.fixture
+def spaces(tmp_path):
+    """Namespaces outside /run/netns (held by a process, or by a bind mount only), removed after the test."""
+    from .integration.nsfixtures import Spaces
+    s = Spaces(tmp_path)
+    try:
+        yield s
+    finally:
+        s.close()

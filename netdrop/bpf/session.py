@@ -11,6 +11,7 @@ from contextlib import contextmanager, nullcontext
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..errors import KernelError, PermissionDenied
+from ..kernel.caps import bpf_capability_problem
 from ..kernel.features import kprobes_available
 from ..kernel.headers import HeaderTree, find_headers
 from . import cache, sources
@@ -217,6 +218,11 @@ class DropSession(_Loaded):
     def __enter__(self) -> "DropSession":
         if os.geteuid() != 0:
             raise PermissionDenied("loading BPF programs needs root", "run netdrop with sudo")
+        problem = bpf_capability_problem()
+        if problem:
+            raise PermissionDenied(f"loading BPF programs is not allowed: {problem}",
+                                   "run netdrop with full root capabilities (a container needs "
+                                   "--cap-add BPF --cap-add PERFMON, or --privileged)")
         t0 = time.monotonic()
         try:
             if self.hook == TP_BTF:
@@ -387,9 +393,12 @@ class ClassifySession(_Loaded):
                     self.mode = mode
                     break
         if self.mode == "none":
-            reason = "; ".join(f"{m}: {w}" for m, w in why.items() if w) or "disabled"
-            self.hooks = [{"name": n, "type": "-", "attached": False, "why": reason}
-                          for n in ("eth_type_trans (return)", "ip_rcv_core (entry)")]
+            reason = "; ".join(f"{m}: {w}" for m, w in why.items() if w) or "disabled (--classify none)"
+            # the fentry probe is made on eth_type_trans; for ip_rcv_core's row that is said as what it is
+            ip_reason = reason.replace("a fentry program on eth_type_trans",
+                                       "fentry programs (probed on eth_type_trans)")
+            self.hooks = [{"name": "eth_type_trans (return)", "type": "none", "attached": False, "why": reason},
+                          {"name": "ip_rcv_core (entry)", "type": "none", "attached": False, "why": ip_reason}]
         return self
 
     def _attach(self, bcc, mode: str) -> str:

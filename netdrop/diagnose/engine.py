@@ -5,11 +5,12 @@ The engine knows nothing about particular causes; rules.py is the table of them.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Tuple
 
-from ..model import DropCount, DropEvent, Finding, InterfaceFacts, Note
+from ..model import GROUP_PKT_TYPES, DropCount, DropEvent, Finding, InterfaceFacts, Note
 from ..net.inspect import NullHost
+from .explain_ip import explain_unsampled
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,33 @@ class Context:
     host: object = field(default_factory=NullHost)  # net.inspect.LiveHost: sysctls, routes, sockets, rules
     promisc_held: Tuple = ()  # (netns, interface) netdrop itself holds promiscuous (--promisc)
     classes: Dict = field(default_factory=dict)  # (netns, ifindex, dst MAC) -> classified / reached_ip counts
+    born: frozenset = frozenset()  # netns inodes that appeared during the window (their counters started in it)
 
     def iface(self, netns_inode: int, ifindex: int) -> Optional[InterfaceFacts]:
         return self.after.get(netns_inode, ifindex) or self.before.get(netns_inode, ifindex)
 
+    def why_no_facts(self, netns_inode: int, ifindex: int) -> str:
+        return self.after.why_missing(netns_inode, ifindex)
+
     def counter_delta(self, netns_inode: int, ifindex: int, attr: str) -> Optional[int]:
         a, b = self.after.get(netns_inode, ifindex), self.before.get(netns_inode, ifindex)
-        if a is None or b is None or getattr(a, attr) is None or getattr(b, attr) is None:
+        if a is None or getattr(a, attr) is None:
+            return None
+        if netns_inode in self.born:  # born during the window (maybe under a reused inode): counters began at 0
+            return getattr(a, attr)
+        if b is None or getattr(b, attr) is None:
             return None
         return getattr(a, attr) - getattr(b, attr)
+
+    def counter_missing(self, netns_inode: int, ifindex: int, attr: str) -> str:
+        """Why counter_delta() is None: the kernel has no such counter, or it could not be read here (and why)."""
+        a = self.after.get(netns_inode, ifindex)
+        if a is not None and getattr(a, attr) is None:
+            return f"this kernel has no {attr} counter (added in Linux 5.19)"
+        if a is None:
+            return f"{attr} could not be read here: {self.why_no_facts(netns_inode, ifindex)}"
+        return (f"{attr} could not be read at the start of the window (the interface or its namespace was not "
+                "there yet and did not appear during it)")
 
 
 def group_key(rule, c_key, reason: str) -> Tuple:
@@ -86,7 +105,7 @@ def build_groups(ctx: Context, rules) -> Dict[str, List[Group]]:
         k = c.key
         reason = en.reason(k.reason, k.pkt_type, k.location)
         rule = by_reason.get(reason)
-        if rule is None:
+        if rule is None or (rule.unicast_only and k.pkt_type in GROUP_PKT_TYPES):
             continue
         gk = group_key(rule, k, reason)
         g = groups.get(gk)
@@ -100,7 +119,7 @@ def build_groups(ctx: Context, rules) -> Dict[str, List[Group]]:
     for e in ctx.events:
         reason = en.event_reason(e)
         rule = by_reason.get(reason)
-        if rule is None:
+        if rule is None or (rule.unicast_only and e.pkt_type in GROUP_PKT_TYPES):
             continue
         if rule.by_destination:
             gk = (reason, e.netns, e.ifindex, e.packet.dst_mac, e.packet.dst_ip)
@@ -129,7 +148,9 @@ def run(ctx: Context, rules) -> Tuple[List[Finding], List[Note]]:
     for cause, groups in build_groups(ctx, rules).items():
         rule = next(r for r in rules if r.cause == cause)
         for g in sorted(groups, key=lambda g: -g.count):
-            f = rule.explain(ctx, g)
+            f = rule.explain(ctx, g) if g.events or not rule.needs_frames else explain_unsampled(ctx, g, cause)
+            if f is not None:
+                f = replace(f, netns_id=g.netns_inode)
             if f is not None and in_focus(f, ctx.focus):
                 findings.append(f)
     findings.sort(key=lambda f: -f.count)

@@ -5,8 +5,8 @@ from typing import Optional
 
 from ..model import Finding, InterfaceFacts
 from ..net.sysctl import ARP_KEYS
-from .maccause import MacEvidence, arp_notes, classify
-from .text import address_kind, counter_text, exec_prefix, ns_prefix, plural, role_of
+from .maccause import MacEvidence, arp_notes, classify, resolver
+from .text import address_kind, counter_text, exec_prefix, ip_cmd, plural, role_of
 
 
 # ---- mac-mismatch ---------------------------------------------------------------------------------------------------
@@ -21,19 +21,33 @@ def explain_mac_mismatch(ctx, g) -> Finding:
     traced_iface_total = sum(c.count for c in ctx.counts if c.key.netns == g.netns_inode
                              and c.key.ifindex == g.ifindex and c.key.pkt_type == 3)
     delta = ctx.counter_delta(g.netns_inode, g.ifindex, "rx_otherhost_dropped")
+    missing = ctx.counter_missing(g.netns_inode, g.ifindex, "rx_otherhost_dropped") if delta is None else ""
+    unread = "" if iface else ctx.why_no_facts(g.netns_inode, g.ifindex)
     ifname = g.interface
     what = f"{ip} ({role})" if role else (ip or "another host")
+    mac_text = expected or f"unknown ({unread})" if not iface else expected or "none (it has no MAC address)"
     title = (f"{plural(g.count, 'frame', 'frames')} for {what} arrived with destination MAC {g.dst_mac}, "
-             f"but {ifname}'s MAC is {expected or 'unknown'}")
+             f"but {ifname}'s MAC is {mac_text}")
     explanation = (f"eth_type_trans() marked them PACKET_OTHERHOST and {g.location.split('+')[0]}() discarded them "
                    f"before netfilter: no iptables/nft rule or counter sees them "
-                   f"({counter_text(delta, traced_iface_total)}).")
-    evidence = [f"seen destination MAC {g.dst_mac}, expected {expected} ({ifname} in netns {g.netns})",
+                   f"({counter_text(delta, traced_iface_total, missing)}).")
+    evidence = [f"seen destination MAC {g.dst_mac}, expected {mac_text} ({ifname} in netns {g.netns})",
                 f"dropped at {g.location}"]
+    holder = _holder_text(g.netns)
+    if holder:
+        evidence.append(holder)
+    if g.netns_inode in ctx.born:
+        evidence.append(f"netns {g.netns} appeared during the window: netdrop found it at its first drop, and its "
+                        "counters started inside the window")
     if local is None and ip:
         elsewhere = ", ".join(f"{o.name} in netns {o.netns}" for o in owners) or "no interface netdrop can see"
-        evidence.append(f"{ip} is not an address of {ifname}; it belongs to {elsewhere}")
-    sender_note, fix = _sender_and_fix(ctx, ip, g.dst_mac, expected, sender_ip, sender_mac, iface, g.netns)
+        if not owners and ctx.after.errors:
+            elsewhere += " (unreadable: " + "; ".join(sorted(ctx.after.errors.values())) + ")"
+        if iface is None:
+            evidence.append(f"whether {ip} is an address of {ifname} is unknown ({unread}); it is on {elsewhere}")
+        else:
+            evidence.append(f"{ip} is not an address of {ifname}; it belongs to {elsewhere}")
+    sender_note, fix = sender_and_fix(ctx, ip, g.dst_mac, expected, sender_ip, sender_mac, iface, g.netns)
     if sender_note:
         evidence.append(sender_note)
     cls = ctx.classes.get((g.netns_inode, g.ifindex, g.dst_mac)) if g.dst_mac else None
@@ -43,6 +57,10 @@ def explain_mac_mismatch(ctx, g) -> Finding:
     ev = _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac)
     why = classify(ev)
     evidence.append("why the MAC is wrong: " + why.text(ev))
+    if ev.elsewhere:
+        evidence.append(f"{g.dst_mac} is also the MAC of " + ", ".join(f"{o.name} in netns {o.netns}"
+                                                               for o in ev.elsewhere[:3])
+                        + " (another copy of this setup: a namespace that has the same MACs)")
     evidence.extend(arp_notes(ev))
     fix = CAUSE_FIX.get(why.id, lambda ev, fix: fix)(ev, fix)
     return Finding(
@@ -52,21 +70,48 @@ def explain_mac_mismatch(ctx, g) -> Finding:
         extra={"location": g.location, "address_role": address_kind(local, ip),
                "mac_cause": why.id, "seen_mac_owner": _owner_dict(ev),
                "classified": cls["classified"] if cls else None, "reached_ip": cls["reached_ip"] if cls else None,
-               "sender_neighbour": _neigh_dict(ctx, ip, g.dst_mac, sender_ip, sender_mac)})
+               "sender_neighbour": _neigh_dict(ctx, ip, g.dst_mac, sender_ip, sender_mac, iface),
+               "counter_missing": missing or None, "facts_missing": unread or None})
+
+
+def _holder_text(netns) -> str:
+    """Who holds a namespace that has no `ip netns` name: the container, or the process."""
+    c = getattr(netns, "container", None)
+    pid = getattr(netns, "pid", 0)
+    if c is not None:
+        what = f"{c.engine} container {c.name or c.short_id} (id {c.short_id}" + (f", pod {c.pod}" if c.pod else "")
+        return f"netns {netns} is held by {what}; pid {pid} ({netns.comm}) runs in it)" if pid else what + ")"
+    if pid and not getattr(netns, "ip_name", ""):
+        return f"netns {netns} has no `ip netns` name; it is held by pid {pid} ({netns.comm}), inode {netns.inode}"
+    return ""
 
 
 def _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac) -> MacEvidence:
     seen = (g.dst_mac or "").lower()
     owners = [o for o in ctx.after.interfaces
               if (o.mac and o.mac.lower() == seen) or (o.perm_mac and o.perm_mac.lower() == seen)]
-    s = _sender_iface(ctx, sender_ip, sender_mac)
+    s = _sender_iface(ctx, sender_ip, sender_mac, iface)
+    # an interface with that MAC in another copy of this setup (a namespace that also has the receiver's or the
+    # sender's MAC: labs, cloned containers) is mentioned, not taken as the explanation
+    copies = _copies(ctx, iface, s)
+    elsewhere = [o for o in owners if o.netns_inode in copies]
+    owners = [o for o in owners if o.netns_inode not in copies]
     neigh = next((n for n in s.neighbours if n.ip == ip), None) if s else None
     arp = {}
     for i in {x.name: x for x in (iface, local) if x is not None}.values():
         vals = {k: ctx.host.sysctl(i.netns, i.name, k) for k in ARP_KEYS}
         if any(v is not None for v in vals.values()):
             arp[i.name] = vals
-    return MacEvidence(ip, seen, iface.mac if iface else None, iface, local, owners, s, neigh, arp)
+    return MacEvidence(ip, seen, iface.mac if iface else None, iface, local, owners, s, neigh, arp, elsewhere)
+
+
+def _copies(ctx, receiver: Optional[InterfaceFacts], sender: Optional[InterfaceFacts]) -> set:
+    """Namespaces, other than the receiver's and the sender's, that hold an interface with the receiver's or the
+    sender's MAC: copies of the same setup, whose interfaces explain nothing about this path."""
+    here = {x.netns_inode for x in (receiver, sender) if x is not None}
+    macs = {x.mac.lower() for x in (receiver, sender) if x is not None and x.mac}
+    return {i.netns_inode for i in ctx.after.interfaces
+            if i.mac and i.mac.lower() in macs and i.netns_inode not in here}
 
 
 def _owner_dict(ev: MacEvidence):
@@ -87,6 +132,9 @@ def _fix_other_interface(ev: MacEvidence, sender_fix: str) -> str:
 
 def _fix_changed(ev: MacEvidence, sender_fix: str) -> str:
     rx = ev.receiver.name if ev.receiver else "the interface"
+    if resolver(ev.ip) != "ARP":
+        return (f"make the sender forget the old MAC: {sender_fix} (and `sysctl net.ipv6.conf.{rx}.ndisc_notify=1` "
+                "so the kernel advertises future changes)")
     return (f"announce the current MAC so neighbours update their caches (`arping -U -c 3 -I {rx} {ev.ip}`, and "
             f"`sysctl net.ipv4.conf.{rx}.arp_notify=1` so the kernel announces future changes); or: {sender_fix}")
 
@@ -104,31 +152,38 @@ CAUSE_FIX = {
 }
 
 
-def _sender_iface(ctx, sender_ip, sender_mac) -> Optional[InterfaceFacts]:
+def _sender_iface(ctx, sender_ip, sender_mac, receiver: Optional[InterfaceFacts] = None) -> Optional[InterfaceFacts]:
+    """The sending interface on this host: the one with the frames' source MAC (and address). When several
+    namespaces have such an interface (copies of one setup), the one at the other end of the receiver's veth."""
     if not sender_mac:
         return None
-    return next((i for i in ctx.after.find_mac(sender_mac) if not sender_ip or i.owns(sender_ip)), None)
+    hits = [i for i in ctx.after.find_mac(sender_mac) if not sender_ip or i.owns(sender_ip)]
+    if len(hits) > 1 and receiver is not None and receiver.link_netnsid is not None:
+        peer = [i for i in hits if ctx.host.nsid_in(receiver.netns, i.netns) == receiver.link_netnsid]
+        hits = peer or hits
+    return hits[0] if hits else None
 
 
-def _neigh_dict(ctx, ip, seen_mac, sender_ip, sender_mac):
-    s = _sender_iface(ctx, sender_ip, sender_mac)
+def _neigh_dict(ctx, ip, seen_mac, sender_ip, sender_mac, iface):
+    s = _sender_iface(ctx, sender_ip, sender_mac, iface)
     if s is None or not ip:
         return None
     n = next((n for n in s.neighbours if n.ip == ip), None)
     if n is None:
-        return {"netns": s.netns, "interface": s.name, "entry": None}
+        return {"netns": s.netns, "interface": s.name, "entry": "none"}
     return {"netns": s.netns, "interface": s.name, "lladdr": n.mac, "state": n.state}
 
 
-def _sender_and_fix(ctx, ip, seen_mac, expected, sender_ip, sender_mac, iface, netns):
+def sender_and_fix(ctx, ip, seen_mac, expected, sender_ip, sender_mac, iface, netns):
     announce = ""
-    if iface is not None and ip:
+    if iface is not None and ip and resolver(ip) == "ARP":  # arping speaks ARP only
         announce = f"`{exec_prefix(netns)}arping -U -c 3 -I {iface.name} {ip}` announces the right MAC"
     who = f"{sender_ip or '?'} / {sender_mac or '?'}"
-    s = _sender_iface(ctx, sender_ip, sender_mac)
+    s = _sender_iface(ctx, sender_ip, sender_mac, iface)
     if s is None:
         note = f"sender: {who} (not on this host: its neighbour cache cannot be read from here)"
-        fix = (f"correct the sender's neighbour (ARP) entry for {ip}: it must point at {expected}, not {seen_mac}"
+        target = f"point at {expected}" if expected else f"be deleted so {resolver(ip)} resolves it again"
+        fix = (f"correct the sender's neighbour ({resolver(ip)}) entry for {ip}: it must {target}, not {seen_mac}"
                f" (on the sender: `ip neigh del {ip} dev <its interface>`, or fix the static entry)")
         if announce:
             fix += f"; from this host, {announce} to senders that accept gratuitous ARP"
@@ -142,10 +197,14 @@ def _sender_and_fix(ctx, ip, seen_mac, expected, sender_ip, sender_mac, iface, n
     note = f"sender: {who} ({where}); its neighbour entry for {ip} is {n.mac} ({state})"
     if n.mac and seen_mac and n.mac.lower() == seen_mac.lower():
         note += ", the wrong MAC"
-    if state in ("PERMANENT", "NOARP"):
-        fix = (f"the sender has a static entry: `ip {ns_prefix(s.netns)}neigh replace {ip} lladdr {expected} "
-               f"dev {s.name} nud permanent` (or delete it so ARP resolves it).")
+    if state in ("PERMANENT", "NOARP") and expected:
+        fix = (f"the sender has a static entry: `{ip_cmd(s.netns)} neigh replace {ip} lladdr {expected} "
+               f"dev {s.name} nud permanent` (or delete it so {resolver(ip)} resolves it).")
+    elif state in ("PERMANENT", "NOARP"):
+        fix = (f"the sender has a static entry and the receiver's MAC could not be read: delete it so {resolver(ip)} "
+               "resolves "
+               f"it: `{ip_cmd(s.netns)} neigh del {ip} dev {s.name}`.")
     else:
-        fix = f"flush the sender's stale entry: `ip {ns_prefix(s.netns)}neigh del {ip} dev {s.name}`"
+        fix = f"flush the sender's stale entry: `{ip_cmd(s.netns)} neigh del {ip} dev {s.name}`"
         fix += (f"; {announce}." if announce else ".")
     return note, fix

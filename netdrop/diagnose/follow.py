@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
 
 from ..aggregate import Snapshot
-from ..bpf.offsets import ProbeConfig
 from ..model import Finding
 from ..net.links import HostFacts
-from ..net.netns import NetnsNames
+from ..enrich import Enricher
+from ..net.namespaces import Registry
 from ..net.promisc import TemporaryPromisc
 from ..signals import stop_on_signals
-from .run import DiagnoseConfig, Window, analyse, promisc_targets, validate, write_ready
+from ..net.inspect import LiveHost
+from .resolution import confirmed
+from .rules import RULES
+from .run import DiagnoseConfig, Window, analyse, probe_for, promisc_targets, validate, write_ready
 
 MAX_EVENTS = 20000  # evidence kept for the rules: the most recent sampled drops
 
@@ -25,6 +28,7 @@ class Tracked:
     changed: float  # monotonic time of the last increase
     rx_at_change: Optional[int]  # the interface's rx_packets then
     resolved: bool = False
+    quiet_said: bool = False  # "quiet, not yet confirmed" was said for this quiet spell
 
 
 def key_of(f: Finding) -> Tuple:
@@ -39,16 +43,20 @@ def _rx(facts: HostFacts, f: Finding) -> Optional[int]:
 def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Callable[[str, Finding, Dict], None],
            on_ready: Callable = lambda held: None, interval: float = 1.0, resolved_after: float = 5.0) -> None:
     """emit(kind, finding, detail) with kind in found / grew / resolved; runs until cfg.duration or Ctrl-C."""
-    names = NetnsNames()
+    names = Registry()
     facts0 = HostFacts.collect(names)
     cfg = validate(cfg, names, facts0)
     targets = promisc_targets(cfg, facts0) if cfg.promisc else []
     tracked: Dict[Tuple, Tracked] = {}
     events: deque = deque(maxlen=MAX_EVENTS)
-    with collector_factory(kernel, ProbeConfig(event_budget=cfg.event_budget), cfg.debug) as col, \
+    host = LiveHost()
+    with collector_factory(kernel, probe_for(cfg), cfg.debug) as col, \
             TemporaryPromisc(targets) as held:
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
+        names.refresh()
+        known = dict(names.spaces)
         before = HostFacts.collect(names)
+        enricher = Enricher(kernel, names, before)
         write_ready(cfg.ready_file)
         on_ready(held.held)
         start = time.monotonic()
@@ -61,32 +69,57 @@ def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Calla
                 if now < next_tick:
                     continue
                 next_tick = now + interval
-                after = HostFacts.collect(names)
-                end = Snapshot.of(now, col.counts(), col.stats())
-                report = analyse(kernel, names, cfg, Window(base, end, list(events), before, after, now - start),
-                                 col.hooks(), held.held)
-                _update(report.findings, tracked, after, now, resolved_after, emit)
+                counts = col.counts()
+                enricher.ensure_all(counts)  # a namespace born meanwhile is named at its first drop
+                after = enricher.facts.merge(HostFacts.collect(names))
+                end = Snapshot.of(now, counts, col.stats())
+                born = names.born_since(known)
+                report = analyse(kernel, names, cfg, Window(base, end, list(events), before, after, now - start,
+                                                            born=born), col.hooks(), held.held)
+                evidence = Evidence(after, host, events, enricher.event_reason)
+                _update(report.findings, tracked, evidence, now, resolved_after, emit)
 
 
-def _update(findings, tracked: Dict[Tuple, Tracked], facts: HostFacts, now: float, resolved_after: float,
+@dataclass
+class Evidence:
+    """What a tick knows beyond the findings: facts now, the host's answers, the recent sampled drops."""
+
+    facts: HostFacts
+    host: object
+    events: deque
+    reason_of: Callable
+
+
+def _update(findings, tracked: Dict[Tuple, Tracked], ev: Evidence, now: float, resolved_after: float,
             emit) -> None:
     current = {key_of(f): f for f in findings}
     for key, f in current.items():
         t = tracked.get(key)
         if t is None:
-            tracked[key] = Tracked(f.count, now, _rx(facts, f))
+            tracked[key] = Tracked(f.count, now, _rx(ev.facts, f))
             emit("found", f, {})
         elif f.count > t.count:
             grew = f.count - t.count
             was_resolved = t.resolved
-            t.count, t.changed, t.rx_at_change, t.resolved = f.count, now, _rx(facts, f), False
+            t.count, t.changed, t.rx_at_change, t.resolved, t.quiet_said = f.count, now, _rx(ev.facts, f), False, \
+                False
             emit("returned" if was_resolved else "grew", f, {"new": grew})
     for key, t in tracked.items():
         f = current.get(key)
         if f is None or t.resolved or now - t.changed < resolved_after:
             continue
-        rx = _rx(facts, f)
-        received = None if rx is None or t.rx_at_change is None else rx - t.rx_at_change
-        if received:  # frames keep arriving, none is dropped for this cause any more
+        quiet = round(now - t.changed, 1)
+        arrived = [e for e in ev.events if e.ts_ns / 1e9 >= t.changed]
+        why = confirmed(f, ev.facts, ev.host, arrived, ev.reason_of, _reasons(f.cause))
+        if why:
             t.resolved = True
-            emit("resolved", f, {"quiet_seconds": round(now - t.changed, 1), "received_since": received})
+            emit("resolved", f, {"quiet_seconds": quiet, "evidence": why})
+        elif not t.quiet_said:
+            t.quiet_said = True
+            rx = _rx(ev.facts, f)
+            received = None if rx is None or t.rx_at_change is None else rx - t.rx_at_change
+            emit("quiet", f, {"quiet_seconds": quiet, **({"received_since": received} if received is not None else {})})
+
+
+def _reasons(cause: str) -> Tuple[str, ...]:
+    return next((r.reasons for r in RULES if r.cause == cause), ())

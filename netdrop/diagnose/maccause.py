@@ -5,7 +5,7 @@ address, the sender's neighbour entry (static or learned), and the ARP sysctls o
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple
 
 from ..model import InterfaceFacts, Neighbour
@@ -25,6 +25,7 @@ class MacEvidence:
     sender: Optional[InterfaceFacts]  # the sending interface, when it is on this host
     neigh: Optional[Neighbour]  # the sender's entry for ip
     arp: dict  # interface name -> {key: effective value}
+    elsewhere: List[InterfaceFacts] = field(default_factory=list)  # the seen MAC's owners off this path
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class MacCause:
     id: str
     test: Callable[[MacEvidence], bool]
     text: Callable[[MacEvidence], str]
+
+
+def resolver(ip: Optional[str]) -> str:
+    """How a sender maps this address to a MAC: ARP for IPv4, neighbour discovery for IPv6."""
+    return "neighbour discovery" if ip and ":" in ip else "ARP"
 
 
 def _owner_desc(e: MacEvidence) -> str:
@@ -82,11 +88,13 @@ CAUSES: Tuple[MacCause, ...] = (
         f"{e.seen} is {e.receiver.name}'s permanent (factory) address: its MAC was changed and the sender's "
         "neighbour cache still holds the old one.")),
     MacCause("static-neighbour", _static, lambda e: (
-        f"the sender has a static neighbour entry {e.ip} -> {e.seen} ({e.neigh.state}): ARP never corrects it.")),
+        f"the sender has a static neighbour entry {e.ip} -> {e.seen} ({e.neigh.state}): {resolver(e.ip)} never "
+        "corrects it.")),
     MacCause("stale-neighbour", _learned, lambda e: (
-        f"the sender learned {e.ip} -> {e.seen} by ARP ({e.neigh.state}) and no interface here has that MAC now: "
-        f"the address's owner or {e.receiver.name if e.receiver else 'the receiver'}'s MAC changed and the "
-        "sender was not told (no gratuitous ARP).")),
+        f"the sender learned {e.ip} -> {e.seen} by {resolver(e.ip)} ({e.neigh.state}) and no interface here has "
+        f"that MAC now: the address's owner or {e.receiver.name if e.receiver else 'the receiver'}'s MAC changed "
+        "and the sender was not told (" + ("no unsolicited neighbour advertisement" if resolver(e.ip) != "ARP"
+                                           else "no gratuitous ARP") + ").")),
     MacCause("unknown", lambda e: True, lambda e: (
         f"no interface netdrop can see has {e.seen}; the sender is not on this host, so its neighbour entry "
         "(stale or static) cannot be read from here.")),
@@ -98,8 +106,13 @@ def classify(e: MacEvidence) -> MacCause:
 
 
 def arp_notes(e: MacEvidence) -> List[str]:
-    """ARP sysctls that explain how a wrong MAC can be learned."""
-    out = []
+    """ARP sysctls that explain how a wrong MAC can be learned (IPv4 only: IPv6 resolves by neighbour discovery,
+    which these do not govern)."""
+    out: List[str] = []
+    if resolver(e.ip) != "ARP":
+        if e.owner and e.receiver and e.owner.ifindex != e.receiver.ifindex:
+            out.append(f"{e.ip} is configured on {e.owner.name} but the frames arrive on {e.receiver.name}")
+        return out
     for name, vals in e.arp.items():
         out.append(f"{name}: " + ", ".join(f"{k}={v}" for k, v in vals.items()))
     if e.owner and e.receiver and e.owner.ifindex != e.receiver.ifindex:

@@ -12,7 +12,7 @@ FILTERING_KINDS = ("device", "bridge", "macvlan", "macvtap", "bond", "team", "vl
 def notes_for(ctx, findings: List[Finding]) -> List[Note]:
     notes: List[Note] = []
     if not ctx.counts:
-        notes.append(Note("no-drops", f"No packet was dropped with a reason in {ctx.duration:.0f} s "
+        notes.append(Note("no-drops", f"No packet was dropped with a reason in {ctx.duration:.3g} s "
                                       "(skb:kfree_skb stayed silent)."))
     if ctx.focus.ip and not any(f.ip == ctx.focus.ip for f in findings):
         notes.extend(_silence_for_ip(ctx))
@@ -64,20 +64,25 @@ def _silence_for_ip(ctx) -> List[Note]:
     for o in owners:
         if o.kind == "veth":
             out.append(Note("no-evidence", f"No drop of traffic for {ip} on {o.name} (netns {o.netns}) in "
-                                           f"{ctx.duration:.0f} s. {o.name} is a veth, which has no MAC filter: "
+                                           f"{ctx.duration:.3g} s. {o.name} is a veth, which has no MAC filter: "
                                            "frames with a wrong destination MAC would have been seen, so none "
                                            "arrived (or they were not dropped)."))
         elif not o.promiscuous and o.kind in FILTERING_KINDS:
-            out.extend(_foreign_mac_elsewhere(ctx, ip, o))
-            out.append(Note("mac-filter", f"No drop of traffic for {ip} on {o.name} (netns {o.netns}). {o.name} "
-                                          "is not promiscuous: a NIC, bridge or macvlan filter discards frames "
-                                          "with a foreign destination MAC before the kernel sees them, so a "
-                                          "wrong-MAC fault leaves no trace here.",
+            elsewhere = _foreign_mac_elsewhere(ctx, ip, o)
+            out.extend(elsewhere)
+            # the words depend on what was seen: after a note that cites the frames, "no trace" would be false
+            tail = ("so those frames went no further than that drop." if elsewhere else
+                    "so a wrong-MAC fault leaves no trace in its IP layer.")
+            device = "bridge" if o.kind == "bridge" else "macvlan" if o.kind == "macvlan" else "NIC"
+            out.append(Note("mac-filter", f"No drop of traffic for {ip} in {o.name}'s IP layer (netns {o.netns}). "
+                                          f"{o.name} is not promiscuous: its {device} filter discards frames with a "
+                                          f"destination MAC other than {o.mac} before the IP layer sees them, "
+                                          + tail,
                             "check the sender's neighbour entry for this address, or rerun with --promisc "
                             "to let foreign-MAC frames reach the kernel for the duration of the run"))
         else:
             out.append(Note("no-evidence", f"No drop of traffic for {ip} on {o.name} (netns {o.netns}) in "
-                                           f"{ctx.duration:.0f} s."))
+                                           f"{ctx.duration:.3g} s."))
     return out
 
 
@@ -90,6 +95,9 @@ def _foreign_mac_elsewhere(ctx, ip: str, owner) -> List[Note]:
     n = sum(c.count for c in hits)
     c = max(hits, key=lambda c: c.count)
     where = en.interface(c.key.netns, c.key.ifindex)
+    port = ctx.iface(c.key.netns, c.key.ifindex)
+    if port is not None and port.master == owner.ifindex and port.netns_inode == owner.netns_inode:
+        where += f" (a port of {owner.name})"
     reason = en.reason(c.key.reason, c.key.pkt_type, c.key.location)
     return [Note("foreign-mac-filtered",
                  f"{n} frame{'s' if n != 1 else ''} for {ip} arrived on {where} with destination MAC {c.key.dst_mac} "

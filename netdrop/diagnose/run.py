@@ -8,17 +8,22 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..aggregate import Snapshot, since
-from ..bpf.offsets import ProbeConfig
+from ..bpf.offsets import Filters, ProbeConfig
 from ..classify import decode_classes, ip_rcv_core_symbol
+from ..enrich import Enricher
 from ..errors import NotFound, UsageError
 from ..model import DropCount, DropEvent, Report
 from ..net.links import HostFacts
-from ..net.netns import HOST, NetnsNames
+from ..net.namespaces import Registry
+from ..net.netns import HOST
 from ..net.inspect import LiveHost
 from ..net.promisc import TemporaryPromisc
 from ..signals import stop_on_signals
 from .engine import Context, Focus, run
 from .rules import RULES
+from .text import ip_cmd
+
+DISCOVER_SECONDS = 0.5  # how often the window looks for drops from namespaces it does not know yet
 
 
 @dataclass(frozen=True)
@@ -34,22 +39,19 @@ class DiagnoseConfig:
     debug: bool = False
 
 
-def validate(cfg: DiagnoseConfig, names: NetnsNames, facts: HostFacts) -> DiagnoseConfig:
-    if not (0 < cfg.duration <= 86400 or cfg.duration == float("inf")):
-        raise UsageError(f"--duration {cfg.duration} is out of range", "give seconds between 0 and 86400, e.g. 10")
-    if cfg.netns and names.inode(cfg.netns) is None:
-        raise NotFound(f"no network namespace named {cfg.netns}", "list them with `ip netns list`")
+def validate(cfg: DiagnoseConfig, names: Registry, facts: HostFacts) -> DiagnoseConfig:
+    if not (0 < cfg.duration <= 86400 or cfg.duration == float("inf")):  # inf: --follow, never typed
+        raise UsageError(f"--duration {cfg.duration} is out of range",
+                         "give seconds above 0 and at most 86400, e.g. 10; --follow watches without end")
+    if cfg.netns:
+        cfg = DiagnoseConfig(**{**cfg.__dict__, "netns": names.resolve(cfg.netns)})
     if cfg.ip:
-        try:
-            ip = str(ipaddress.ip_address(cfg.ip))
-        except ValueError:
-            raise UsageError(f"{cfg.ip!r} is not an IP address", "give an IPv4 or IPv6 address, e.g. 10.0.0.3") from None
-        cfg = DiagnoseConfig(**{**cfg.__dict__, "ip": ip})
+        cfg = _with_address(cfg, facts)
     if cfg.iface and not facts.find_name(cfg.iface, cfg.netns):
         where = f" in netns {cfg.netns}" if cfg.netns else ""
         raise NotFound(f"no interface named {cfg.iface}{where}",
                        "list them with `ip link`" + (" (add --netns NAME for another namespace)" if not cfg.netns
-                                                     else f" / `ip -n {cfg.netns} link`"))
+                                                     else f" / `{ip_cmd(cfg.netns)} link`"))
     if cfg.promisc and not (cfg.iface or cfg.ip):
         raise UsageError("--promisc needs --iface or --ip", "say which interface may be made promiscuous")
     if cfg.promisc and cfg.ip and not cfg.iface and not facts.find_ip(cfg.ip):
@@ -57,30 +59,55 @@ def validate(cfg: DiagnoseConfig, names: NetnsNames, facts: HostFacts) -> Diagno
     return cfg
 
 
+def _with_address(cfg: DiagnoseConfig, facts: HostFacts) -> DiagnoseConfig:
+    """--ip in canonical form; a zone (fe80::1%eth0) must name an interface, which becomes the --iface."""
+    text, _, zone = cfg.ip.partition("%")
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        raise UsageError(f"{cfg.ip!r} is not an IP address", "give an IPv4 or IPv6 address, e.g. 10.0.0.3") from None
+    iface = cfg.iface
+    if zone:
+        if ip.version != 6 or not ip.is_link_local:
+            raise UsageError(f"{cfg.ip!r}: only an IPv6 link-local address takes a %zone",
+                             "give the address alone, and --iface for the interface")
+        if not facts.find_name(zone, cfg.netns):
+            raise NotFound(f"no interface named {zone!r} (the zone of --ip)",
+                           "list them with `ip link`" + (f" / `ip -n {cfg.netns} link`" if cfg.netns else ""))
+        if iface and iface != zone:
+            raise UsageError(f"--ip's zone {zone!r} and --iface {iface!r} disagree", "give one interface")
+        iface = zone
+    return DiagnoseConfig(**{**cfg.__dict__, "ip": str(ip), "iface": iface})
+
+
 def promisc_targets(cfg: DiagnoseConfig, facts: HostFacts) -> List[Tuple[Optional[str], str]]:
     """The interfaces --promisc holds: --iface, else the ones owning --ip."""
     if cfg.iface:
         return [(i.netns, i.name) for i in facts.find_name(cfg.iface, cfg.netns)]
-    return [(i.netns, i.name) for i in facts.find_ip(cfg.ip)]
+    return [(i.netns, i.name) for i in facts.find_ip(cfg.ip) if not cfg.netns or i.netns == cfg.netns]
 
 
 def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
              on_ready: Callable = lambda held: None) -> Report:
-    names = NetnsNames()
+    names = Registry()
     # Facts come from every namespace even with --netns: the sender and the owner of a MAC may live elsewhere.
     facts0 = HostFacts.collect(names)
     cfg = validate(cfg, names, facts0)
     events: List[DropEvent] = []
-    probe = ProbeConfig(event_budget=cfg.event_budget)
+    probe = probe_for(cfg)
     targets = promisc_targets(cfg, facts0) if cfg.promisc else []
     with collector_factory(kernel, probe, cfg.debug) as col, TemporaryPromisc(targets) as held, \
             classify_session(kernel, cfg) as cls:
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
+        names.refresh()  # after attaching: a namespace not known now was born inside the window
+        known = dict(names.spaces)
         before = HostFacts.collect(names)  # read after attaching: the trace window covers the counter's
+        enricher = Enricher(kernel, names, before)
         write_ready(cfg.ready_file)
         on_ready(held.held)
         start = time.monotonic()
         deadline = start + cfg.duration
+        next_look = start + DISCOVER_SECONDS
         with stop_on_signals() as stop:  # Ctrl-C ends the window early; the verdict still follows
             while not stop.is_set():
                 now = time.monotonic()
@@ -88,13 +115,25 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
                     break
                 stop.wait(min(0.1, deadline - now))
                 events.extend(col.events())
-        after = HostFacts.collect(names)
+                if time.monotonic() >= next_look:  # new namespaces: named at their first drop, while they live
+                    next_look = time.monotonic() + DISCOVER_SECONDS
+                    enricher.ensure_all(col.counts())
+        names.refresh()
+        after = enricher.facts.merge(HostFacts.collect(names))
         events.extend(col.events())
         end = Snapshot.of(time.monotonic(), col.counts(), col.stats())
         classes = decode_classes(cls.read()) if cls is not None else {}
         hooks = col.hooks() + (cls.hooks if cls is not None else [])
-    return analyse(kernel, names, cfg, Window(base, end, events, before, after, time.monotonic() - start, classes),
-                   hooks, tuple(held.held))
+    born = names.born_since(known)
+    return analyse(kernel, names, cfg, Window(base, end, events, before, after, time.monotonic() - start, classes,
+                                              born), hooks, tuple(held.held))
+
+
+def probe_for(cfg: DiagnoseConfig) -> ProbeConfig:
+    """--netns filters in the kernel: another namespace's flood cannot spend the event budget (facts, e.g. the
+    sender's, are still read in every namespace)."""
+    return ProbeConfig(event_budget=cfg.event_budget,
+                       filters=Filters(netns=cfg.netns.inode) if cfg.netns else Filters())
 
 
 def classify_session(kernel, cfg: DiagnoseConfig):
@@ -121,24 +160,24 @@ class Window:
     after: HostFacts
     duration: float
     classes: Dict = field(default_factory=dict)  # classify.decode_classes(): per (netns, ifindex, dst MAC)
+    born: frozenset = frozenset()  # namespaces that appeared during the window
 
 
-def analyse(kernel, names: NetnsNames, cfg: DiagnoseConfig, w: Window, hooks, held=()) -> Report:
-    from ..enrich import Enricher
+def analyse(kernel, names: Registry, cfg: DiagnoseConfig, w: Window, hooks, held=()) -> Report:
     counts = [DropCount(k, n, 0) for k, n in since(w.base, w.end).items()]
     stats = {k: w.end.stats[k] - w.base.stats.get(k, 0) for k in w.end.stats}
     enricher = Enricher(kernel, names, w.after)
     counts = [c for c in counts if _in_scope(c, cfg, names, enricher)]
     ctx = Context(counts, w.events, w.before, w.after, enricher, Focus(cfg.ip, cfg.iface, cfg.netns), w.duration,
-                  host=LiveHost(), promisc_held=tuple(held), classes=w.classes)
+                  host=LiveHost(), promisc_held=tuple(held), classes=w.classes, born=w.born)
     findings, notes = run(ctx, RULES)
     rows = sorted((enricher.row(c) for c in counts), key=lambda r: (-r.count, r.reason))
     return Report(findings, rows, notes, stats.get("lost", 0), stats.get("sampled", 0), hooks, w.duration,
                   kernel.release)
 
 
-def _in_scope(c: DropCount, cfg: DiagnoseConfig, names: NetnsNames, enricher) -> bool:
-    if cfg.netns and names.name(c.key.netns) != cfg.netns:
+def _in_scope(c: DropCount, cfg: DiagnoseConfig, names: Registry, enricher) -> bool:
+    if cfg.netns and c.key.netns != getattr(cfg.netns, "inode", names.inode(cfg.netns)):
         return False
     if cfg.iface and enricher.interface(c.key.netns, c.key.ifindex) != cfg.iface:
         return False

@@ -1,18 +1,32 @@
 """Small text helpers the explainers share."""
 from __future__ import annotations
 
+import ipaddress
 from typing import Optional
 
 from ..model import InterfaceFacts
 from ..net.netns import HOST
 
 
-def ns_prefix(netns: str) -> str:
-    return "" if netns == HOST else f"-n {netns} "
+def ip_cmd(netns: str) -> str:
+    """`ip` as it runs in `netns`: `ip -n NAME` for an `ip netns` name, `nsenter -t PID -n ip` for a namespace
+    only a process (a container) holds, `nsenter --net=PATH ip` for one only a bind mount holds."""
+    if netns == HOST:
+        return "ip"
+    if getattr(netns, "ip_name", "") or not getattr(netns, "handle", ""):
+        return f"ip -n {getattr(netns, 'ip_name', '') or netns}"
+    return f"{exec_prefix(netns)}ip"
 
 
 def exec_prefix(netns: str) -> str:
-    return "" if netns == HOST else f"ip netns exec {netns} "
+    """What runs a command inside `netns` ("" for the host), ending in a space."""
+    if netns == HOST:
+        return ""
+    if getattr(netns, "ip_name", "") or not getattr(netns, "handle", ""):
+        return f"ip netns exec {getattr(netns, 'ip_name', '') or netns} "
+    if getattr(netns, "pid", 0):
+        return f"nsenter -t {netns.pid} -n "
+    return f"nsenter --net={netns.handle} "
 
 
 def plural(n: int, one: str, many: str) -> str:
@@ -45,9 +59,33 @@ def hostport(ip: Optional[str], port: Optional[int]) -> str:
     return f"{host}:{port}" if port is not None else host
 
 
-def counter_text(delta: Optional[int], traced: int) -> str:
+def counter_text(delta: Optional[int], traced: int, missing: str = "") -> str:
     if delta is None:
-        return "this kernel has no rx_otherhost_dropped counter (before 5.19): the trace is the only evidence"
+        return f"{missing or 'no rx_otherhost_dropped counter'}: the trace is the only evidence"
     if delta == traced:
         return f"rx_otherhost_dropped: +{delta}, matches"
     return f"rx_otherhost_dropped: +{delta} on the interface (all foreign-MAC frames, traced here: {traced})"
+
+
+def shown(value, why: str = "could not be read here") -> str:
+    """A fact for a sentence: its value, or that it could not be read (never Python's "None")."""
+    return why if value is None or value == "" else str(value)
+
+
+def onlink_prefixlen(iface: Optional[InterfaceFacts], ip: str) -> int:
+    """The prefix length of `iface`'s subnet that holds `ip` (what `ip addr add` needs), else a host route's."""
+    addr = ipaddress.ip_address(ip)
+    for a in iface.addresses if iface else ():
+        if a.family == addr.version and addr in ipaddress.ip_network(f"{a.ip}/{a.prefixlen}", strict=False):
+            return a.prefixlen
+    return addr.max_prefixlen
+
+
+def addr_add_command(netns: str, iface: Optional[InterfaceFacts], ifname: str, ip: str) -> str:
+    """`ip addr add` for `ip` on the interface, with the prefix of the subnet it sits in: runs as printed."""
+    return f"{ip_cmd(netns)} addr add {ip}/{onlink_prefixlen(iface, ip)} dev {ifname}"
+
+
+def forwarding_key(ip: Optional[str]) -> str:
+    """The sysctl that says whether a namespace forwards this address family."""
+    return "net/ipv6/conf/all/forwarding" if ip and ":" in ip else "net/ipv4/ip_forward"

@@ -9,8 +9,11 @@ from typing import Dict, List, Optional
 
 from ..errors import KernelError, PermissionDenied
 from .btf import BTF, STRUCT
+from .caps import bpf_capability_problem
 from .ksyms import Ksyms
 from .reasons import ReasonTable
+from .tracefs import describe as tracefs_describe
+from .tracefs import mount_points as tracefs_mount_points
 from .tracefs import tracefs_root
 
 # Functions whose kfree_skb location means "dropped on IP input" (for kernels without drop reasons).
@@ -78,6 +81,11 @@ def capabilities() -> List[Capability]:
     rows: List[Capability] = []
     root = os.geteuid() == 0
     rows.append(Capability("root", root, "running as root" if root else "not root", "run netdrop with sudo", True))
+    if root:
+        problem = bpf_capability_problem()
+        rows.append(Capability("BPF capabilities", not problem, problem or "may load and attach BPF programs",
+                               "run with full root capabilities (containers: --cap-add BPF --cap-add PERFMON, or "
+                               "--privileged)", True))
     from ..bpf.session import bcc_version
     version = bcc_version()
     if version:
@@ -92,8 +100,15 @@ def capabilities() -> List[Capability]:
     except KernelError as exc:
         rows.append(Capability("BTF", False, exc.message, "a kernel with CONFIG_DEBUG_INFO_BTF=y is needed", True))
     root_tfs = tracefs_root()
-    rows.append(Capability("tracefs", bool(root_tfs), root_tfs or "not mounted",
-                           "mount -t tracefs nodev /sys/kernel/tracing (reason names then come from the format file)"))
+    rows.append(Capability("tracefs", bool(root_tfs), tracefs_describe(),
+                           "run as root" if tracefs_mount_points() else
+                           "mount -t tracefs nodev /sys/kernel/tracing (reason names then come from the format file;"
+                           " without it they come from BTF)"))
+    try:
+        from ..bpf.sources import bpf_dir
+        rows.append(Capability("BPF sources", True, bpf_dir(), required=True))
+    except KernelError as exc:
+        rows.append(Capability("BPF sources", False, exc.message, exc.hint, True))
     from .headers import find_headers
     try:
         tree = find_headers()
@@ -147,7 +162,9 @@ def capabilities() -> List[Capability]:
                                + tp_detail,
                                "netdrop uses the raw tracepoint with probe reads instead (costs more per drop)"))
         rows.append(Capability("fentry/fexit", ok, detail,
-                               "netdrop falls back to kprobes for the classification hooks where they exist"))
+                               "the classification hooks use kprobes instead" if kprobes else
+                               "without fentry or kprobes the classification hooks cannot attach; the kfree_skb "
+                               "evidence still stands"))
     return rows
 
 

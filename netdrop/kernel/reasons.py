@@ -26,7 +26,8 @@ def parse_format_reasons(format_text: str) -> Dict[int, str]:
 def reasons_from_btf(btf) -> Dict[int, str]:
     out = {}
     for val, name in btf.enum("skb_drop_reason").items():
-        if name.startswith(_BTF_PREFIX):
+        # SKB_DROP_REASON_SUBSYS_MASK is a bit mask over subsystem reasons, not a reason: the format file omits it
+        if name.startswith(_BTF_PREFIX) and not name.endswith("_MASK"):
             out[val] = name[len(_BTF_PREFIX):]
     return out
 

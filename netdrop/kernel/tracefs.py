@@ -14,6 +14,31 @@ def tracefs_root() -> Optional[str]:
     return None
 
 
+def mount_points(mountinfo: str = "/proc/self/mountinfo") -> list:
+    """Where tracefs is mounted, from the mount table (readable by anyone, unlike tracefs itself)."""
+    out = []
+    try:
+        with open(mountinfo) as f:
+            for line in f:
+                pre, _, post = line.partition(" - ")
+                if post.split(" ", 1)[0] == "tracefs":
+                    out.append(pre.split(" ")[4].replace("\\040", " "))
+    except OSError:
+        pass
+    return out
+
+
+def describe() -> str:
+    """For `check`: where tracefs is, or why it cannot be used (absent vs not readable by this user)."""
+    root = tracefs_root()
+    if root:
+        return root
+    mounted = mount_points()
+    if mounted:
+        return f"mounted at {mounted[0]} but not readable by this user (root can read it)"
+    return "not mounted"
+
+
 def read_event_format(system: str, event: str) -> Optional[str]:
     root = tracefs_root()
     if root is None:

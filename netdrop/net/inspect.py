@@ -7,7 +7,7 @@ import subprocess
 from typing import List, Optional, Tuple
 
 from . import sysctl as _sysctl
-from .netns import HOST, entered
+from .netns import entered, handle_of
 from .promisc import Holder, _socket_owners, packet_holders
 
 
@@ -32,8 +32,15 @@ class NullHost:
     def socket_owner(self, netns: str, proto: str, port: int) -> Optional[Tuple[int, str]]:
         return None
 
+    def nsid_in(self, where: str, other: str) -> Optional[int]:
+        """The nsid namespace `other` has inside namespace `where` (to follow a veth to its peer's namespace)."""
+        return None
+
 
 class LiveHost(NullHost):
+    """The answers read from the running host. A namespace that cannot be entered (gone, no handle) answers like
+    NullHost: unknown, which the explanations say in words."""
+
     def sysctl(self, netns, ifname, key):
         return _sysctl.effective_max(_sysctl.conf(netns, ifname, key))
 
@@ -41,14 +48,20 @@ class LiveHost(NullHost):
         return _sysctl.read(netns, path)
 
     def holders(self, netns):
-        return packet_holders(netns)
+        try:
+            return packet_holders(netns)
+        except OSError:
+            return []
 
     def route_get(self, netns, dst):
         """Name of the interface the route to `dst` leaves by, "" when there is no route."""
         from pyroute2 import IPRoute
         from pyroute2.netlink.exceptions import NetlinkError
-        with entered(netns):
-            ipr = IPRoute()
+        try:
+            with entered(netns):
+                ipr = IPRoute()
+        except OSError:
+            return None
         with ipr:
             try:
                 routes = ipr.route("get", dst=dst)
@@ -60,23 +73,31 @@ class LiveHost(NullHost):
             links = ipr.get_links(oif) if oif else []
             return links[0].get_attr("IFLA_IFNAME") if links else ""
 
+    def nsid_in(self, where, other):
+        from .nsid import nsid_in
+        return nsid_in(where, other)
+
     def drop_rules(self, netns):
         """Rules whose verdict is drop, from nft (with their table and chain), in the namespace."""
         if not shutil.which("nft"):
             return []
         cmd = ["nft", "-a", "list", "ruleset"]
-        if netns and netns != HOST:
-            cmd = ["ip", "netns", "exec", netns] + cmd
+        try:
+            handle = handle_of(netns)
+        except OSError:
+            return []
+        if handle:
+            cmd = ["nsenter", f"--net={handle}"] + cmd
         r = subprocess.run(cmd, capture_output=True, text=True)
         return parse_nft_drops(r.stdout) if r.returncode == 0 else []
 
     def socket_owner(self, netns, proto, port):
-        with entered(netns):
-            try:
+        try:
+            with entered(netns):
                 with open(f"/proc/thread-self/net/{proto}") as f:
                     text = f.read()
-            except OSError:
-                return None
+        except OSError:
+            return None
         inodes = {ino for p, ino in parse_proc_net_sockets(text) if p == port}
         owners = _socket_owners(inodes)
         return next(iter(owners.values()), None)

@@ -1,13 +1,14 @@
 """Interface facts through rtnetlink (pyroute2), read-only and namespace-aware. Never creates a namespace."""
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 from typing import Dict, List, Optional
 
 from ..errors import NotFound
 from ..model import Address, InterfaceFacts, Neighbour
-from .netns import HOST, NetnsNames, entered
+from .netns import describe_handle, entered
 
 NUD_STATES = {0x01: "INCOMPLETE", 0x02: "REACHABLE", 0x04: "STALE", 0x08: "DELAY", 0x10: "PROBE", 0x20: "FAILED",
               0x40: "NOARP", 0x80: "PERMANENT", 0x00: "NONE"}
@@ -60,8 +61,11 @@ def _kind(msg) -> str:
 def read_netns(netns: str, inode: int) -> List[InterfaceFacts]:
     try:
         ipr = _iproute(netns)
-    except (OSError, FileNotFoundError) as exc:
-        raise NotFound(f"network namespace {netns} cannot be opened: {exc}", "list them with `ip netns list`") from None
+    except OSError as exc:
+        why = errno.errorcode.get(exc.errno, "") or exc.strerror or str(exc)
+        raise NotFound(f"could not enter {describe_handle(netns)}: {why}",
+                       "run netdrop as root; `netdrop diagnose --netns X` accepts the names `ip netns`, containers "
+                       "and pid:N") from None
     with ipr:
         links = ipr.get_links()
         addrs: Dict[int, List[Address]] = {}
@@ -91,33 +95,52 @@ def read_netns(netns: str, inode: int) -> List[InterfaceFacts]:
                 addresses=tuple(addrs.get(m["index"], ())), neighbours=tuple(neigh.get(m["index"], ())),
                 rx_otherhost_dropped=stats["rx_otherhost_dropped"], rx_dropped=stats["rx_dropped"] or 0,
                 rx_packets=stats["rx_packets"] or 0, perm_mac=m.get_attr("IFLA_PERM_ADDRESS"),
-                admin_up=bool(m["flags"] & 0x1)))
+                admin_up=bool(m["flags"] & 0x1), link_netnsid=m.get_attr("IFLA_LINK_NETNSID")))
         return out
 
 
 class HostFacts:
-    """Interfaces of every namespace netdrop can see, indexed by (netns inode, ifindex)."""
+    """Interfaces of every namespace netdrop can see, indexed by (netns inode, ifindex); for a namespace that could
+    not be read, why not (`errors`: inode -> "could not enter the namespace of pid 1234: EPERM")."""
 
-    def __init__(self, interfaces: List[InterfaceFacts], names: NetnsNames):
+    def __init__(self, interfaces: List[InterfaceFacts], names=None, errors: Optional[Dict[int, str]] = None):
         self.interfaces = interfaces
         self.names = names
+        self.errors: Dict[int, str] = dict(errors or {})
         self.by_key = {(i.netns_inode, i.ifindex): i for i in interfaces}
 
     @classmethod
-    def collect(cls, names: Optional[NetnsNames] = None, only: Optional[List[str]] = None) -> "HostFacts":
-        names = names or NetnsNames()
-        spaces = {HOST: names.own}
-        spaces.update(names.by_name)
-        if only:
-            spaces = {k: v for k, v in spaces.items() if k in only}
+    def collect(cls, names=None, only: Optional[list] = None) -> "HostFacts":
+        """Read every namespace of the registry `names` (namespaces.Registry), or only those in `only` (inodes, labels
+        or `ip netns` names)."""
+        if names is None:
+            from .namespaces import Registry
+            names = Registry()
         facts: List[InterfaceFacts] = []
-        for name, inode in spaces.items():
+        errors: Dict[int, str] = {}
+        for label in names.all():
+            if only is not None and not any(o in (label.inode, str(label), label.ip_name) for o in only):
+                continue
             try:
-                facts.extend(read_netns(name, inode))
-            except NotFound:
-                if only:
-                    raise
-        return cls(facts, names)
+                facts.extend(read_netns(label, label.inode))
+            except NotFound as exc:
+                errors[label.inode] = exc.message
+        return cls(facts, names, errors)
+
+    def merge(self, newer: "HostFacts") -> "HostFacts":
+        """These facts updated by `newer` (namespaces only one of them could read are kept)."""
+        keep = [i for i in self.interfaces if i.netns_inode not in {n.netns_inode for n in newer.interfaces}]
+        errors = {k: v for k, v in {**self.errors, **newer.errors}.items()
+                  if k not in {n.netns_inode for n in newer.interfaces}}
+        return HostFacts(keep + newer.interfaces, newer.names, errors)
+
+    def why_missing(self, netns_inode: int, ifindex: int) -> str:
+        """Why (netns_inode, ifindex) has no facts: the namespace could not be entered, or the interface is gone."""
+        if netns_inode in self.errors:
+            return self.errors[netns_inode]
+        if any(i.netns_inode == netns_inode for i in self.interfaces):
+            return f"no interface with index {ifindex} in that namespace when its facts were read (deleted?)"
+        return "the namespace was gone (or not yet found) when the facts were read"
 
     def get(self, netns_inode: int, ifindex: int) -> Optional[InterfaceFacts]:
         return self.by_key.get((netns_inode, ifindex))

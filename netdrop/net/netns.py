@@ -1,29 +1,35 @@
-"""Network namespaces: names <-> inodes, and entering one briefly to open a socket. Never creates one."""
+"""Entering a network namespace briefly (this thread only) to open a socket or read /proc. Never creates one.
+
+The registry of every namespace and its labels is namespaces.py; this module only knows handles: a label that carries
+one (namespaces.NsLabel), a path setns() accepts (/proc/<pid>/ns/net, a bind mount), or an `ip netns` name.
+"""
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import os
 from contextlib import contextmanager
 from typing import Dict, Iterator, Optional
 
-NETNS_RUN_DIR = "/var/run/netns"
+NETNS_DIRS = ("/run/netns", "/var/run/netns")
 CLONE_NEWNET = 0x40000000
 HOST = "host"
 
 
 def named() -> Dict[str, int]:
     """name -> inode of the namespaces `ip netns` knows."""
-    out = {}
-    try:
-        names = sorted(os.listdir(NETNS_RUN_DIR))
-    except OSError:
-        return out
-    for name in names:
+    out: Dict[str, int] = {}
+    for d in NETNS_DIRS:
         try:
-            out[name] = os.stat(os.path.join(NETNS_RUN_DIR, name)).st_ino
+            names = sorted(os.listdir(d))
         except OSError:
             continue
+        for name in names:
+            try:
+                out.setdefault(name, os.stat(os.path.join(d, name)).st_ino)
+            except OSError:
+                continue
     return out
 
 
@@ -31,25 +37,30 @@ def own_inode() -> int:
     return os.stat("/proc/self/ns/net").st_ino
 
 
-class NetnsNames:
-    """inode -> display name: the `ip netns` name, "host" for netdrop's own namespace, else netns:<inode>."""
+def handle_of(netns: Optional[str]) -> Optional[str]:
+    """The path to setns() through for `netns`; None for the host (nothing to enter)."""
+    if not netns or netns == HOST:
+        return None
+    handle = getattr(netns, "handle", "")
+    if handle:
+        return handle
+    if netns.startswith("/"):
+        return netns
+    for d in NETNS_DIRS:
+        path = os.path.join(d, netns)
+        if os.path.exists(path):
+            return path
+    raise OSError(errno.ENOENT, f"no handle to enter network namespace {netns}")
 
-    def __init__(self, names: Optional[Dict[str, int]] = None, own: Optional[int] = None):
-        self.by_name = named() if names is None else names
-        self.own = own_inode() if own is None else own
-        self.by_inode = {ino: name for name, ino in self.by_name.items()}
 
-    def name(self, inode: int) -> str:
-        if inode == self.own:
-            return HOST
-        if inode in self.by_inode:
-            return self.by_inode[inode]
-        return f"netns:{inode}" if inode else "-"
-
-    def inode(self, name: str) -> Optional[int]:
-        if name == HOST:
-            return self.own
-        return self.by_name.get(name)
+def describe_handle(netns: str) -> str:
+    """How a failure to enter `netns` reads: "the namespace of pid 1234", "netns NAME", "the namespace at PATH"."""
+    pid = getattr(netns, "pid", 0)
+    if getattr(netns, "ip_name", "") or not getattr(netns, "handle", ""):
+        return f"netns {netns}"
+    if getattr(netns, "handle", "").startswith("/proc/") and pid:
+        return f"the namespace of pid {pid}"
+    return f"the namespace at {netns.handle}"
 
 
 _libc = None
@@ -65,13 +76,23 @@ def _setns(fd: int) -> None:
 
 
 @contextmanager
-def entered(name: Optional[str]) -> Iterator[None]:
-    """Run the block in namespace `name` (this thread only); sockets opened inside stay in it."""
-    if not name or name == HOST:
+def entered(netns: Optional[str]) -> Iterator[None]:
+    """Run the block in namespace `netns` (this thread only); sockets opened inside stay in it."""
+    target_path = handle_of(netns)
+    if target_path is None:
         yield
         return
     own = os.open("/proc/self/ns/net", os.O_RDONLY)
-    target = os.open(os.path.join(NETNS_RUN_DIR, name), os.O_RDONLY)
+    try:
+        target = os.open(target_path, os.O_RDONLY)
+    except OSError:
+        os.close(own)
+        raise
+    want = getattr(netns, "inode", 0)
+    if want and os.fstat(target).st_ino != want:  # the pid or name now leads to another namespace
+        os.close(target)
+        os.close(own)
+        raise OSError(errno.ESTALE, f"{target_path} is no longer namespace {want} (it is gone)")
     try:
         _setns(target)
         try:

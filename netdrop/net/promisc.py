@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from ..errors import NetdropError
+from ..errors import HostError
 from .netns import entered
 
 SOL_PACKET = 263
@@ -109,7 +109,7 @@ class TemporaryPromisc:
                 self.held.append((netns, ifname))
         except OSError as exc:
             self._stack.close()
-            raise NetdropError(f"could not make {ifname} promiscuous: {exc.strerror}",
+            raise HostError(f"could not make {ifname} promiscuous: {exc.strerror}",
                                "check the interface exists and that netdrop runs as root") from None
         return self
 

@@ -46,6 +46,7 @@ class Column:
 
 COLUMNS = (
     Column("netns", "NETNS", 8, "left", lambda r: r.netns),
+    Column("netns_id", "NETNS-ID", 10, "right", lambda r: r.netns_id),
     Column("interface", "IFACE", 6, "left", lambda r: r.interface),
     Column("reason", "REASON", 10, "left", lambda r: r.reason),
     Column("location", "LOCATION", 18, "left", lambda r: r.location),
@@ -58,3 +59,8 @@ COLUMNS = (
 BY_KEY = {c.key: c for c in COLUMNS}
 DIAGNOSE_COLUMNS = ("netns", "interface", "reason", "location", "count", "mac")
 TOP_COLUMNS = ("netns", "interface", "reason", "location", "count", "rate", "share", "last_seen", "mac")
+
+
+def wide(keys) -> tuple:
+    """--wide: the namespace's inode right after its label."""
+    return tuple(k for key in keys for k in ((key, "netns_id") if key == "netns" else (key,)))

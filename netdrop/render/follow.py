@@ -11,7 +11,7 @@ from rich.text import Text
 from ..model import Finding
 from .text import plain
 
-STYLE = {"found": "bold red", "grew": "red", "returned": "bold red", "resolved": "bold green"}
+STYLE = {"found": "bold red", "grew": "red", "returned": "bold red", "resolved": "bold green", "quiet": "yellow"}
 
 
 def follow_line(kind: str, f: Finding, detail: Dict, at: float) -> Text:
@@ -23,9 +23,14 @@ def follow_line(kind: str, f: Finding, detail: Dict, at: float) -> Text:
         t.append_text(plain(f"{f.cause}: {f.title}. Fix: {f.fix}"))
     elif kind in ("grew", "returned"):
         t.append_text(plain(f"{f.cause} for {where}: +{detail['new']}, {f.count} in all"))
-    else:
-        t.append_text(plain(f"{f.cause} for {where}: no such drop for {detail['quiet_seconds']:g} s while "
-                            f"{f.interface} received {detail['received_since']} packets: the cause is gone"))
+    elif kind == "resolved":
+        t.append_text(plain(f"{f.cause} for {where}: no such drop for {detail['quiet_seconds']:g} s and "
+                            f"{detail['evidence']}: the cause is gone"))
+    else:  # quiet: no drop, but nothing proves the fix either
+        got = detail.get("received_since")
+        rx = f" ({f.interface} received {got} packets, none seen for {f.ip})" if got and f.ip else ""
+        t.append_text(plain(f"{f.cause} for {where}: quiet for {detail['quiet_seconds']:g} s, not yet confirmed: "
+                            f"no traffic for {f.ip or 'the address'} was seen arriving{rx}"))
     return t
 
 

@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.text import Text
 
 from ..model import DropRow
-from .columns import TOP_COLUMNS, _rate
+from .columns import TOP_COLUMNS, _rate, wide
 from .report import drops_table
 from .text import plain
 
@@ -34,6 +34,7 @@ class TopView:
     prompt: Optional[str] = None  # the filter being typed after "/"
     interactive: bool = False  # show the key help
     promisc: List[str] = field(default_factory=list)  # interfaces top holds promiscuous (--promisc)
+    wide: bool = False  # --wide: the NETNS-ID column
     extra: Dict = field(default_factory=dict)
 
 
@@ -89,7 +90,7 @@ def header(view: TopView) -> Text:
 
 def render_view(view: TopView) -> Group:
     rows = visible(view)
-    table = drops_table(rows, TOP_COLUMNS, total=sum(r.count for r in rows))
+    table = drops_table(rows, wide(TOP_COLUMNS) if view.wide else TOP_COLUMNS, total=sum(r.count for r in rows))
     if not rows:
         return Group(header(view), Text(""), Text("no drops yet", "dim"))
     return Group(header(view), Text(""), table)

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..model import DropRow, Finding, Note, Report
-from .columns import BY_KEY, DIAGNOSE_COLUMNS
+from .columns import BY_KEY, DIAGNOSE_COLUMNS, wide
 from .text import plain
 
 CAUSE_STYLE = {"mac-mismatch": "bold red"}
@@ -22,8 +22,13 @@ def drops_table(rows: Sequence[DropRow], keys: Sequence[str] = DIAGNOSE_COLUMNS,
                   header_style="bold")
     cols = [BY_KEY[k] for k in keys]
     for c in cols:
-        table.add_column(c.header, justify=c.justify, min_width=c.width, no_wrap=c.key != "mac",
-                         overflow="fold")
+        # names, reasons, locations and addresses wrap (folding inside a word if they must), never cut: a cut
+        # value can read as another valid one (NOT_SPECIFIE, a shorter interface name); numbers never need room
+        numeric = c.justify == "right"
+        # only numbers insist on their width: text (headers too) wraps, so the table fits the terminal instead of
+        # being cropped at its edge
+        table.add_column(c.header, justify=c.justify, min_width=c.width if numeric else None, no_wrap=numeric,
+                         overflow="ellipsis" if numeric else "fold")
     for r in rows:
         cells: List[Text] = []
         for c in cols:
@@ -69,7 +74,7 @@ def note_text(n: Note) -> Text:
     return t
 
 
-def render_report(r: Report) -> RGroup:
+def render_report(r: Report, wide_table: bool = False) -> RGroup:
     parts: list = []
     head = Text.assemble(("netdrop diagnose", "bold"), f"  kernel {r.kernel}, watched {r.duration:.1f} s, hooks: ")
     head.append_text(plain(", ".join(h["name"] for h in r.hooks if h.get("attached")) or "none"))
@@ -89,7 +94,8 @@ def render_report(r: Report) -> RGroup:
     for n in r.notes:
         parts.append(note_text(n))
     if r.drops:
-        parts.append(drops_table(r.drops, title=f"All drops in the window ({sum(d.count for d in r.drops):,})"))
+        keys = wide(DIAGNOSE_COLUMNS) if wide_table else DIAGNOSE_COLUMNS
+        parts.append(drops_table(r.drops, keys, title=f"All drops in the window ({sum(d.count for d in r.drops):,})"))
     tail = f"events: lost {r.lost_events}, sampled away {r.sampled_events} (counts are exact, in-kernel)"
     parts.append(Text(tail, style="dim"))
     return RGroup(*parts)

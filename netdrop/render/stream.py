@@ -32,6 +32,7 @@ class EventRow:
     iface_mac: Optional[str]
     len: int
     stack: Optional[List[str]] = None
+    netns_id: int = 0  # the namespace's inode
 
     def to_json(self) -> str:
         rest = self.__dict__.get("_json_rest") or self._json_rest()
@@ -62,8 +63,11 @@ def _ep(ip: Optional[str], port: Optional[int]) -> str:
     return f"{host}:{port}" if port is not None else host
 
 
+ELLIPSIS = "\u2026"  # what marks a cut value: never "~" or nothing, which can read as another valid value
+
+
 def _fit(s: str, width: int) -> str:
-    return s if len(s) <= width else s[: max(1, width - 1)] + "~"
+    return s if len(s) <= width else s[: max(1, width - 1)] + ELLIPSIS
 
 
 # (field, width) of the 80-column line; the addresses after them take what is left
@@ -97,8 +101,8 @@ def event_line(r: EventRow, width: int = 80, wide: bool = False) -> Text:
     else:
         flow = f"{r.src_ip or '?'}>{_ep(r.dst_ip, r.dport)}"
     if wide:
-        fields = [f"{clock}.{int(r.time * 1000) % 1000:03d}", r.netns, r.interface, r.reason, r.location, r.protocol,
-                  flow]
+        fields = [f"{clock}.{int(r.time * 1000) % 1000:03d}", f"{r.netns}[{r.netns_id}]", r.interface, r.reason,
+                  r.location, r.protocol, flow]
         line = " ".join(fields)
         if r.src_mac and r.pkt_type != "OTHERHOST":
             line += f" {r.src_mac} > {r.dst_mac}"

@@ -38,7 +38,7 @@ def test_rp_filter(scenario, background):
     scenario("rp-filter")
     f = only(diagnose(background, lambda: L.send(6, "rp-filter")), "rp-filter")
     assert f["count"] == 6 and f["sender_ip"] == L.SPOOF_SRC and f["ip"] == L.PRIMARY_IP
-    assert f["rp_filter"] == 1 and f["route_back"] is None
+    assert f["rp_filter"] == 1 and "route_back" not in f and "route back to 10.99.0.1: none" in f["evidence"]
     assert "rp_filter=2" in f["fix"]
 
 
@@ -55,8 +55,8 @@ def test_netfilter_drop_points_at_the_rule(scenario, background):
     scenario("netfilter")
     f = only(diagnose(background, lambda: L.send(5, "netfilter")), "netfilter-drop")
     assert f["count"] == 5 and f["port"] == L.NF_PORT
-    table = L.PREFIX.replace("-", "_") + "filter"  # the lab prefix names the table (NETDROP_LAB_PREFIX)
-    assert f["rule"].startswith(f"table inet {table} chain input:") and "dport 7001" in f["rule"]
+    assert f["rule"].startswith(f"table inet {L.PREFIX.replace('-', '_')}filter chain input:")
+    assert "dport 7001" in f["rule"]
     assert "counter packets 5 " in f["rule"]
 
 
@@ -138,7 +138,7 @@ def test_why_the_mac_was_wrong(scenario, background, name, cause, owner):
     scenario(name)
     f = only(diagnose(background, lambda: L.send(3, "wrong-mac")), "mac-mismatch")
     assert f["count"] == 3 and f["mac_cause"] == cause
-    assert f["seen_mac_owner"] == (dict(owner, netns=L.RX_NS) if owner else None)
+    assert f.get("seen_mac_owner") == (dict(owner, netns=L.RX_NS) if owner else None)
     if name == "changed-mac":
         assert f["seen_dst_mac"] == L.OLD_RX_MAC and f["sender_neighbour"]["state"] == "REACHABLE"
     else:

@@ -10,7 +10,7 @@ import pytest
 
 from netdrop import lab as L
 
-from ..conftest import kfree_progs, netdrop
+from ..conftest import kfree_progs, netdrop, readable_copy
 
 
 def assert_error(r, code, words):
@@ -34,7 +34,7 @@ def test_bad_address():
 
 
 def test_bad_duration():
-    assert_error(netdrop("diagnose", "--duration", "-1"), 2, "out of range")
+    assert_error(netdrop("diagnose", "--duration", "-1"), 2, "not in the range 0<x<=86400")
 
 
 def test_unknown_option_is_usage_error():
@@ -60,10 +60,12 @@ def test_lab_backlog_traffic_refused_without_its_scenario_or_when_long(lab):
 
 @pytest.mark.skipif(not shutil.which("setpriv"), reason="needs setpriv")
 def test_not_root():
-    from ..conftest import NETDROP
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-                        *NETDROP, "diagnose", "--duration", "1"], capture_output=True, text=True,
-                       env=dict(os.environ, NO_COLOR="1"), cwd="/")
+    """As an unprivileged user: netdrop's own "needs root" error, whatever the checkout's place (under /root, or
+    any 0700 directory, the user could not even import netdrop from it: it runs from a copy it can read)."""
+    with readable_copy() as (python, env):
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                            python, "-m", "netdrop", "diagnose", "--duration", "1"], capture_output=True, text=True,
+                           env=dict(env, NO_COLOR="1"), cwd="/")
     assert_error(r, 3, "needs root")
 
 

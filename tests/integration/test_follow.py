@@ -39,4 +39,24 @@ def test_follow_reports_the_cause_gone_after_the_fix(lab, background):
     assert kinds[0] == "found" and kinds[-1] == "resolved"
     done = lines[-1]
     assert done["finding"]["cause"] == "mac-mismatch" and done["finding"]["ip"] == L.SECONDARY_IP
-    assert done["received_since"] > 0 and done["quiet_seconds"] >= 1
+    assert done["quiet_seconds"] >= 1
+    assert done["evidence"] == f"the sender's neighbour entry for {L.SECONDARY_IP} now holds {L.RX_MAC}, vB's MAC"
+
+
+def test_follow_never_calls_quiet_resolved(lab, background):
+    """No drop for a while proves nothing when nothing was sent: --follow says "quiet, not yet confirmed"."""
+    bg = background("diagnose", "--follow", "--json", "--resolved-after", "1", "--ip", L.SECONDARY_IP)
+    bg.wait_ready()
+    L.send(3, "wrong-mac")
+    kinds = []
+    try:
+        for line in bg.proc.stdout:
+            rec = json.loads(line)
+            if rec["finding"]["cause"] == "mac-mismatch":
+                kinds.append(rec["type"])
+            if rec["type"] in ("quiet", "resolved"):
+                break
+    finally:
+        bg.proc.terminate()
+        bg.finish()
+    assert kinds == ["found", "quiet"], kinds

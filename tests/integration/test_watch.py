@@ -15,7 +15,7 @@ def records(out):
 
 def test_wrong_mac_events_json_and_pcap(lab, background, tmp_path):
     pcap = tmp_path / "drops.pcapng"
-    only = ["--reason", "OTHERHOST"] if HAS_REASONS else ["--iface", L.RX_IF, "--netns", L.RX_NS]
+    only = ["--reason", "OTHERHOST", "--netns", L.RX_NS] if HAS_REASONS else ["--iface", L.RX_IF, "--netns", L.RX_NS]
     bg = background("watch", "--json", "--count", "6", "--pcap", pcap, *only)
     bg.wait_ready()
     lab.send(6, "wrong-mac")

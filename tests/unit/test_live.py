@@ -63,3 +63,20 @@ def test_promisc_is_said_on_screen_and_in_json():
     assert "PROMISCUOUS while top runs: [red]br0 (netns ndlab-rx) (released on exit)" in out
     assert json.loads(view_json(view(promisc=["br0"]), 1.0, 0.0))["promisc"] == ["br0"]
     assert json.loads(view_json(view(), 1.0, 0.0))["promisc"] == []
+
+
+def test_wide_view_adds_the_netns_id_column():
+    rows = [DropRow("web (podman 73592c5a161c)", "eth0", "OTHERHOST", "ip_rcv_core+0x22c", 4, netns_id=4026532388)]
+    out = render_text(TopView(rows=rows, total=4, rate=0.0, elapsed=1, kernel="6.18", hooks="h", capabilities="c",
+                              wide=True))
+    assert "NETNS-ID" in out and "4026532388" in out and "web (podman 73592c5a161c)" in out
+    assert "NETNS-ID" not in render_text(TopView(rows=rows, total=4, rate=0.0, elapsed=1, kernel="6.18", hooks="h",
+                                                 capabilities="c"))
+    assert json.loads(view_json(TopView(rows=rows, total=4, rate=0.0, elapsed=1, kernel="6.18", hooks="h",
+                                        capabilities="c"), 1.0, 0.0))["drops"][0]["netns_id"] == 4026532388
+
+
+def render_text(v):
+    c = Console(width=200, no_color=True, record=True)
+    c.print(render_view(v))
+    return c.export_text()

@@ -10,7 +10,7 @@ from netdrop.kernel.ksyms import Ksyms
 from netdrop.kernel.reasons import ReasonTable, parse_format_reasons
 from netdrop.model import (Address, DropCount, DropEvent, DropKey, InterfaceFacts, Neighbour, Packet, Report)
 from netdrop.net.links import HostFacts
-from netdrop.net.netns import NetnsNames
+from netdrop.net.namespaces import Registry
 from netdrop.render.report import render_report
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
@@ -44,7 +44,7 @@ def facts(rx_name="vB", otherhost=10, neigh_state="PERMANENT", promiscuity=0, ki
     tx = InterfaceFacts("ndlab-tx", TX, 2, "vA", "02:4e:44:00:00:01", "veth", 0x1003, 0, "UP",
                         addresses=(Address("10.200.0.1", 24, 4),),
                         neighbours=(Neighbour("10.200.0.3", "02:de:ad:be:ef:01", neigh_state, 2),))
-    return HostFacts([rx, tx], NetnsNames({"ndlab-rx": RX, "ndlab-tx": TX}, own=1))
+    return HostFacts([rx, tx], Registry.from_names({"ndlab-rx": RX, "ndlab-tx": TX}, own=1))
 
 
 def event(reason=13, pkt_type=3, dst_mac="02:de:ad:be:ef:01", dst_ip="10.200.0.3", dport=9999):
@@ -153,3 +153,46 @@ def test_render_wrapped_evidence_and_fix_hang_under_their_text():
     assert lines[bullet + 1].startswith("│     ") and lines[bullet + 1][6] != " ", text
     fix = next(i for i, line in enumerate(lines) if line.startswith("│ Fix: "))
     assert lines[fix + 1].startswith("│      ") and lines[fix + 1][7] != " ", text
+
+
+def _unreadable_receiver():
+    """The receiver's namespace could not be entered: only the sender's facts, and why the receiver's are missing."""
+    full = facts()
+    tx = [i for i in full.interfaces if i.name == "vA"]
+    return HostFacts(tx, full.names, {RX: "could not enter the namespace of pid 1234: EPERM"})
+
+
+def test_unreadable_namespace_says_why_never_none():
+    ctx = context([otherhost_count(3)], [event()] * 3, _unreadable_receiver(), _unreadable_receiver())
+    findings, _ = run(ctx, RULES)
+    f = findings[0]
+    d = f.to_dict()
+    text = " ".join([f.title, f.explanation, f.fix, *f.evidence])
+    assert "None" not in text and "None" not in str(d) and None not in d.values()
+    assert "could not enter the namespace of pid 1234: EPERM" in f.title
+    assert d["facts_missing"] == "could not enter the namespace of pid 1234: EPERM"
+    assert "counter_delta" not in d and d["counter_missing"].startswith("rx_otherhost_dropped could not be read here")
+    assert "expected_mac" not in d and "lladdr" not in f.fix and "neigh del 10.200.0.3 dev vA" in f.fix
+
+
+def test_kernel_without_the_counter_says_so():
+    ctx = context([otherhost_count(3)], [event()] * 3, facts(otherhost=None), facts(otherhost=None))
+    d = run(ctx, RULES)[0][0].to_dict()
+    assert d["counter_missing"] == "this kernel has no rx_otherhost_dropped counter (added in Linux 5.19)"
+    assert "this kernel has no rx_otherhost_dropped counter" in d["explanation"]
+
+
+def test_the_wrong_mac_in_a_copy_of_the_setup_is_not_the_cause():
+    """Two labs on one host: the other copy's macvlan child has the wrong MAC; this path's cause is the static entry."""
+    base = facts()
+    copy_rx = InterfaceFacts("other-rx", 4026532009, 2, "vB", "02:25:ad:fa:a8:be", "veth", 0x1003, 0, "UP")
+    mv = InterfaceFacts("other-rx", 4026532009, 3, "mv0", "02:de:ad:be:ef:01", "macvlan", 0x1002, 0, "DOWN",
+                        admin_up=False)
+    both = HostFacts(base.interfaces + [copy_rx, mv], base.names)
+    ctx = context([otherhost_count(3)], [event()] * 3, both, both)
+    f = run(ctx, RULES)[0][0].to_dict()
+    assert f["mac_cause"] == "static-neighbour" and "seen_mac_owner" not in f
+    assert any("also the MAC of mv0 in netns other-rx" in e for e in f["evidence"])
+    mv_elsewhere = HostFacts(base.interfaces + [mv], base.names)  # no copy: a macvlan moved to another namespace
+    f = run(context([otherhost_count(3)], [event()] * 3, mv_elsewhere, mv_elsewhere), RULES)[0][0].to_dict()
+    assert f["mac_cause"] == "local-other-interface" and f["seen_mac_owner"]["interface"] == "mv0"

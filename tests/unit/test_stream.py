@@ -80,3 +80,9 @@ def test_a_row_at_another_time_encodes_like_a_new_row():
     assert json.loads(first.to_json())["time"] == round(BASE["time"], 6)  # the original keeps its own time
     stacked = EventRow(**dict(BASE, stack=["a+0x1"])).at(5.0)
     assert json.loads(stacked.to_json())["stack"] == ["a+0x1"]
+
+
+def test_wide_line_shows_the_namespace_inode_and_json_always_has_it():
+    row = EventRow(**dict(BASE, netns="pid 4242 (nginx)", netns_id=4026532999))
+    assert "pid 4242 (nginx)[4026532999] vB OTHERHOST" in event_line(row, wide=True).plain
+    assert json.loads(row.to_json())["netns_id"] == 4026532999
