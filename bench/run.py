@@ -23,12 +23,15 @@ from typing import Callable, Dict, Iterator, List, Optional
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out")
-os.environ["NETDROP_LAB_PREFIX"] = "ndbench-"
+os.environ.setdefault("NETDROP_LAB_PREFIX", "ndbench-")  # a shared machine gives each user their own prefix
 sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
 
 from netdrop import lab as L  # noqa: E402  (after the prefix is set)
 from netdrop.labtraffic import wrong_mac_frame  # noqa: E402
+from netdrop.kernel.bpfsys import enable_run_time_stats  # noqa: E402
 from netdrop.net.links import HostFacts  # noqa: E402
+import progstats  # noqa: E402  (bench/progstats.py)
 
 NETDROP = [sys.executable, "-m", "netdrop"]
 BPFTRACE_PROG = "tracepoint:skb:kfree_skb { @[args->reason] = count(); }"
@@ -62,9 +65,10 @@ class Tool:
     """A tracing process started before the flood and stopped after it."""
 
     def __init__(self, name: str, argv: List[str], ready: Callable[["Tool"], bool], stdout=None,
-                 ends_itself: bool = False):
+                 ends_itself: bool = False, env: Optional[Dict[str, str]] = None):
         self.name, self.argv, self.ready_check = name, argv, ready
         self.stdout = stdout
+        self.env = dict(os.environ, **(env or {}))
         self.ends_itself = ends_itself  # diagnose ends after --duration and prints its report
         self.proc: Optional[subprocess.Popen] = None
         self.startup = 0.0
@@ -72,7 +76,7 @@ class Tool:
     def start(self) -> None:
         t0 = time.monotonic()
         self.proc = subprocess.Popen(self.argv, stdout=self.stdout or subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True)
+                                     text=True, env=self.env)
         deadline = t0 + 60
         while not self.ready_check(self):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -107,22 +111,24 @@ def modes(tmp: str, seconds: float) -> Dict[str, Optional[Callable[[], Tool]]]:
         path = os.path.join(tmp, f"ready-{name}-{time.monotonic_ns()}")
         return path
 
-    def diagnose() -> Tool:
+    raw = {"NETDROP_KFREE_HOOK": "raw_tracepoint"}  # the fallback, for the tp_btf vs raw tracepoint comparison
+
+    def diagnose(env=None) -> Tool:
         p = rf("diagnose")
         return Tool("diagnose", NETDROP + ["diagnose", "--json", "--duration", str(seconds + 1), "--ready-file", p],
-                    ready_file(p), ends_itself=True)
+                    ready_file(p), ends_itself=True, env=env)
 
-    def top() -> Tool:
+    def top(env=None) -> Tool:
         p = rf("top")
         return Tool("top", NETDROP + ["top", "--json", "--interval", "1", "--ready-file", p], ready_file(p),
-                    stdout=subprocess.DEVNULL)
+                    stdout=subprocess.DEVNULL, env=env)
 
-    def watch() -> Tool:
+    def watch(env=None) -> Tool:
         p = rf("watch")
         out = open(os.path.join(tmp, f"watch-{time.monotonic_ns()}.jsonl"), "w+")
         # a budget above the flood's rate: this measures what the JSON stream delivers, not the sampling
         return Tool("watch", NETDROP + ["watch", "--json", "--budget", "2000000", "--ready-file", p], ready_file(p),
-                    stdout=out)
+                    stdout=out, env=env)
 
     def bpftrace() -> Tool:
         return Tool("bpftrace", ["bpftrace", "-e", BPFTRACE_PROG], bpftrace_ready)
@@ -134,6 +140,8 @@ def modes(tmp: str, seconds: float) -> Dict[str, Optional[Callable[[], Tool]]]:
         "netdrop top": top if have["top"] else None,
         "netdrop watch --json": watch if have["watch"] else None,
         "bpftrace count by reason": bpftrace if shutil.which("bpftrace") else None,
+        "netdrop diagnose, raw tracepoint": lambda: diagnose(raw),
+        "netdrop top, raw tracepoint": (lambda: top(raw)) if have["top"] else None,
     }
 
 
@@ -161,6 +169,8 @@ def one_run(flood: str, frame_hex: str, seconds: float, factory: Optional[Callab
     if tool:
         tool.start()
         cpu0 = proc_stat(tool.proc.pid)["cpu"]
+        progs = progstats.kfree_progs_of(tool.proc.pid, wait=2.0)  # bpftrace says "Attaching" before it loads
+        run0 = progstats.totals(progs)
     c0, t0 = otherhost(), time.monotonic()
     r = subprocess.run(["ip", "netns", "exec", L.TX_NS, flood, L.TX_IF, str(seconds), frame_hex],
                        capture_output=True, text=True, check=True)
@@ -169,6 +179,8 @@ def one_run(flood: str, frame_hex: str, seconds: float, factory: Optional[Callab
     if tool:
         st = proc_stat(tool.proc.pid)
         res.update(startup_s=tool.startup, rss_mib=st["rss_mib"], cpu_s=st["cpu"] - cpu0)
+        if progs:
+            res["ns_per_drop"] = progstats.per_run(run0, progstats.totals(progs))
         out = tool.stop()
         if tool.name == "diagnose":
             res["exact"] = _diagnose_exact(out, dropped)
@@ -202,15 +214,23 @@ def _watch_accounting(f, elapsed: float) -> Dict:
 
 
 def summarise(results: Dict[str, List[Dict]]) -> List[Dict]:
-    base = statistics.median(r["drops_per_s"] for r in results["untraced"])
+    """Per mode: the median rate, and the median and spread of its ratio to the untraced run of the same round
+    (the load others put on the machine drifts; a ratio within a round cancels most of it)."""
+    base = [r["drops_per_s"] for r in results["untraced"]]
     rows = []
     for mode, runs in results.items():
         rates = [r["drops_per_s"] for r in runs]
-        med = statistics.median(rates)
-        row = {"mode": mode, "drops_per_s": med, "min": min(rates), "max": max(rates), "ratio": med / base,
-               "runs": len(runs)}
-        for k in ("startup_s", "rss_mib", "cpu_s", "events_per_s"):
+        ratios = [r / b for r, b in zip(rates, base)]
+        row = {"mode": mode, "drops_per_s": statistics.median(rates), "ratio": statistics.median(ratios),
+               "ratio_min": min(ratios), "ratio_max": max(ratios), "runs": len(runs)}
+        bpftrace = results.get("bpftrace count by reason")
+        if bpftrace and mode.startswith("netdrop"):
+            row["ahead_of_bpftrace"] = sum(r > b["drops_per_s"] for r, b in zip(rates, bpftrace))
+        for k in ("startup_s", "rss_mib", "cpu_s", "events_per_s", "ns_per_drop"):
             vals = [r[k] for r in runs if k in r]
+            if k in ("startup_s", "rss_mib") and len(vals) > 1:
+                row[k + "_cold"] = vals[0]  # round 1: netdrop's compile cache is empty
+                vals = vals[1:]
             if vals:
                 row[k] = statistics.median(vals)
         exact = [r["exact"] for r in runs if "exact" in r]
@@ -221,14 +241,19 @@ def summarise(results: Dict[str, List[Dict]]) -> List[Dict]:
 
 
 def table(rows: List[Dict]) -> str:
-    out = ["| mode | drops/s (median) | spread | vs untraced | start-up | peak RSS | CPU during flood | events/s "
-           "delivered | exact |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    out = ["| mode | drops/s (median) | vs untraced, same round (median, spread) | rounds ahead of bpftrace | "
+           "BPF ns/drop | start-up warm (cold) | peak RSS warm (cold) | CPU during flood | events/s delivered | "
+           "exact |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
-        def f(k, fmt):
-            return fmt.format(r[k]) if k in r else "-"
-        out.append(f"| {r['mode']} | {r['drops_per_s']:,.0f} | {r['min']:,.0f}-{r['max']:,.0f} | "
-                   f"{r['ratio'] * 100:.1f}% | {f('startup_s', '{:.2f} s')} | {f('rss_mib', '{:.0f} MiB')} | "
+        def f(k, fmt, missing="-"):
+            return fmt.format(r[k]) if k in r else missing
+        ahead = f"{r['ahead_of_bpftrace']}/{r['runs']}" if "ahead_of_bpftrace" in r else "-"
+        out.append(f"| {r['mode']} | {r['drops_per_s']:,.0f} | {r['ratio'] * 100:.1f}% "
+                   f"({r['ratio_min'] * 100:.1f}-{r['ratio_max'] * 100:.1f}%) | {ahead} | "
+                   f"{f('ns_per_drop', '{:.0f}')} | "
+                   f"{f('startup_s', '{:.2f} s')}{f('startup_s_cold', ' ({:.2f} s)', '')} | "
+                   f"{f('rss_mib', '{:.0f} MiB')}{f('rss_mib_cold', ' ({:.0f} MiB)', '')} | "
                    f"{f('cpu_s', '{:.2f} s')} | {f('events_per_s', '{:,.0f}')} | "
                    f"{('yes' if r['exact'] else 'NO') if 'exact' in r else '-'} |")
     return "\n".join(out)
@@ -289,11 +314,17 @@ def main() -> int:
     frame_hex = wrong_mac_frame().hex()
     L.up("wrong-mac")
     tmp = tempfile.mkdtemp(prefix="netdrop-bench-")
+    # netdrop's compile cache lives in the run's own directory: round 1 starts cold, the others warm, and the
+    # host's /var/cache/netdrop is left as found
+    os.environ.setdefault("NETDROP_CACHE_DIR", os.path.join(tmp, "cache"))
     results: Dict[str, List[Dict]] = {}
+    stats_fd = enable_run_time_stats()  # BPF ns/drop column; closed below, the host's sysctl untouched
     try:
         with tracefs_mounted():
             run_rounds(args, flood, frame_hex, tmp, results)
     finally:
+        if stats_fd >= 0:
+            os.close(stats_fd)
         L.down()
         shutil.rmtree(tmp, ignore_errors=True)
     rows = summarise(results)

@@ -1,14 +1,20 @@
-/* netdrop: every freed-with-a-reason skb, from the raw tracepoint skb:kfree_skb.
+/* netdrop: every freed-with-a-reason skb, from the tracepoint skb:kfree_skb.
+ *
+ * One handler body, two entry points chosen at start-up (netdrop/bpf/session.py):
+ * - HOOK_TP_BTF: `kfree_skb`, a BTF-typed tracepoint program (tp_btf) that reads kernel structs with plain loads;
+ *   netdrop loads and attaches it itself (netdrop/kernel/tpbtf.py), bcc only compiles it;
+ * - otherwise the raw tracepoint `raw_tracepoint__kfree_skb` with windowed bpf_probe_read_kernel() calls, which bcc
+ *   loads and attaches.
  *
  * 1. exact counts in a per-CPU hash keyed by (netns, ifindex, reason, location, pkt_type [, dst MAC and address for
- *    OTHERHOST frames]);
+ *    OTHERHOST frames]), touched only when a CPU's key changes (see struct nd_state);
  * 2. within a per-CPU budget of events per second, a sampled event with the frame's first SNAPLEN bytes, reserved
  *    in a ring buffer without waking user space (it polls on a timer); reserve failures and budget refusals are
  *    counted, never silent.
  *
  * Compile-time parameters (all -D): the OFF_* offsets, ARG_REASON (index of the reason in the tracepoint's
- * arguments, or -1 on kernels without one), EVENT_BUDGET (0 = no events) and EVENT_BUDGET_TICK (events per CPU per
- * budget tick), RINGBUF_PAGES,
+ * arguments, or -1 on kernels without one), HOOK_TP_BTF (and, with it, KFUNC_RDONLY_CAST and BTF_ID_*, see
+ * netdrop.h), EVENT_BUDGET (0 = no events) and EVENT_BUDGET_TICK (events per CPU per budget tick), RINGBUF_PAGES,
  * MAX_KEYS, and optional filters FILTER_NETNS, FILTER_IFINDEX, FILTER_REASON, FILTER_OTHERHOST, FILTER_L4PROTO,
  * FILTER_PORT, FILTER_HOST4, FILTER_MAC_HI/FILTER_MAC_LO, WITH_STACK.
  */
@@ -91,6 +97,31 @@ static __always_inline int pass_l3_filters(struct nd_hdrs *h, u16 proto)
 	return 1;
 }
 
+#ifdef ND_PACKET_LOADS
+/* Destination MAC and address of an OTHERHOST frame, with plain loads through bpf_rdonly_cast (see netdrop.h). */
+static __always_inline void otherhost_dst(struct drop_key *k, struct nd_hdrs *h, u16 proto)
+{
+	if (h->mac == ND_MAC_UNSET)
+		return;
+	void *eth = nd_rdonly_cast(h->head + h->mac, BTF_ID_ETHHDR);
+	u32 mac_hi = ND_LOAD(u32, eth, 0);
+	u16 mac_lo = ND_LOAD(u16, eth, 4);
+	__builtin_memcpy(k->dst_mac, &mac_hi, 4); /* dst_mac is not 4-byte aligned: byte stores */
+	__builtin_memcpy(k->dst_mac + 4, &mac_lo, 2);
+	if (h->net == ND_MAC_UNSET)
+		return;
+	if (proto == bpf_htons(0x0800)) {
+		k->family = 4;
+		void *ip = nd_rdonly_cast(h->head + h->net, BTF_ID_IPHDR);
+		*(u32 *)k->daddr = ND_LOAD(u32, ip, 16);
+	} else if (proto == bpf_htons(0x86DD)) {
+		k->family = 6;
+		void *ip6 = nd_rdonly_cast(h->head + h->net, BTF_ID_IPV6HDR);
+		*(u64 *)k->daddr = ND_LOAD(u64, ip6, 24);
+		*(u64 *)(k->daddr + 8) = ND_LOAD(u64, ip6, 32);
+	}
+}
+#else
 /* Destination MAC and address of an OTHERHOST frame: one read when the IP header follows a plain Ethernet header
  * (the common case), separate reads otherwise (VLAN tags, odd layouts). */
 static __always_inline void otherhost_dst(struct drop_key *k, struct nd_hdrs *h, u16 proto)
@@ -123,15 +154,54 @@ static __always_inline void otherhost_dst(struct drop_key *k, struct nd_hdrs *h,
 	}
 }
 
-RAW_TRACEPOINT_PROBE(kfree_skb)
+#endif /* ND_PACKET_LOADS */
+
+/* Count the drop under `k`: in the CPU's pending slot while the key repeats, in the hash when it changes. */
+static __always_inline void count_drop(struct nd_state *st, struct drop_key *k)
 {
-	void *skb = (void *)ctx->args[0];
+	u64 *a = (u64 *)k, *b = (u64 *)&st->last;
+	if (st->pending && a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] &&
+	    a[5] == b[5]) {
+		st->pending += 1;
+		return;
+	}
+	if (st->pending) {
+		st->seq += 1;
+		struct drop_val *v = counts.lookup(&st->last);
+		if (!v) {
+			struct drop_val zero = {};
+			counts.insert(&st->last, &zero);
+			v = counts.lookup(&st->last);
+		}
+		if (v)
+			v->count += st->pending;
+		else
+			st->stat[STAT_MAP_FULL] += st->pending;
+		st->seq += 1;
+	}
+	__builtin_memcpy(&st->last, k, sizeof(*k));
+	st->pending = 1;
+}
+
+#if EVENT_BUDGET
+/* This key's count on this CPU, this drop included, right after count_drop(st, k) (st->last is k): exact while it
+ * is at most ND_FIRST_PER_KEY (all the sampling needs), a lower bound above. The hash is looked up only while the
+ * CPU's run of this key is short. */
+static __always_inline u64 key_nth(struct nd_state *st, struct drop_key *k)
+{
+	if (st->pending > ND_FIRST_PER_KEY)
+		return st->pending;
+	struct drop_val *v = counts.lookup(k);
+	return st->pending + (v ? v->count : 0);
+}
+#endif
+
+static __always_inline int on_drop(void *ctx, void *skb, u64 location, u32 reason)
+{
 	struct drop_key k;
 	__builtin_memset(&k, 0, sizeof(k));
-	k.location = ctx->args[1];
-#if ARG_REASON >= 0
-	k.reason = (u32)ctx->args[ARG_REASON];
-#endif
+	k.location = location;
+	k.reason = reason;
 #ifdef FILTER_REASON
 	if (k.reason != FILTER_REASON)
 		return 0;
@@ -174,31 +244,16 @@ RAW_TRACEPOINT_PROBE(kfree_skb)
 	if (k.pkt_type == ND_PACKET_OTHERHOST)
 		otherhost_dst(&k, &h, proto);
 
-	struct drop_val *v = counts.lookup(&k);
-	if (!v) {
-		struct drop_val zero = {};
-		counts.insert(&k, &zero);
-		v = counts.lookup(&k);
-	}
-	u64 nth = 0; /* this key's count on this CPU, this drop included */
-	if (v) {
-		v->count += 1;
-		nth = v->count;
-	} else {
-		int zero = 0;
-		struct nd_state *full = state.lookup(&zero);
-		if (full)
-			full->stat[STAT_MAP_FULL] += 1;
-	}
-
-#if EVENT_BUDGET
 	int zero = 0;
 	struct nd_state *st = state.lookup(&zero);
 	if (!st)
 		return 0;
+	count_drop(st, &k);
+
+#if EVENT_BUDGET
 	/* The first few drops of every key are always sampled, outside the budget: a flood of one kind elsewhere on
 	 * the host must not leave a rarer drop without the frame its explanation reads (addresses, ports). */
-	if ((nth == 0 || nth > ND_FIRST_PER_KEY) && !within_budget(st)) {
+	if (key_nth(st, &k) > ND_FIRST_PER_KEY && !within_budget(st)) {
 		st->stat[STAT_SAMPLED] += 1;
 		return 0;
 	}
@@ -246,3 +301,24 @@ RAW_TRACEPOINT_PROBE(kfree_skb)
 #endif
 	return 0;
 }
+
+#ifdef HOOK_TP_BTF
+/* tp_btf: ctx[] holds the tracepoint's arguments as its TP_PROTO has them (skb, location[, reason[, rx_sk]]) */
+int kfree_skb(u64 *ctx)
+{
+#if ARG_REASON >= 0
+	return on_drop(ctx, (void *)ctx[0], ctx[1], (u32)ctx[ARG_REASON]);
+#else
+	return on_drop(ctx, (void *)ctx[0], ctx[1], 0);
+#endif
+}
+#else
+RAW_TRACEPOINT_PROBE(kfree_skb)
+{
+#if ARG_REASON >= 0
+	return on_drop(ctx, (void *)ctx->args[0], ctx->args[1], (u32)ctx->args[ARG_REASON]);
+#else
+	return on_drop(ctx, (void *)ctx->args[0], ctx->args[1], 0);
+#endif
+}
+#endif

@@ -1,8 +1,9 @@
 /* netdrop: the one place the records shared by the BPF programs and Python are declared.
  *
- * Kernel structs are never dereferenced through the (possibly mismatched) header tree: every field is read with
- * bpf_probe_read_kernel() at an offset the Python side resolved from the running kernel's BTF and passed as -D
- * macros (OFF_*). netdrop/bpf/layout.py mirrors these structs for decoding; keep the two in step.
+ * Kernel structs are never dereferenced through the (possibly mismatched) header tree: every field is read at an
+ * offset the Python side resolved from the running kernel's BTF and passed as -D macros (OFF_*), either with
+ * bpf_probe_read_kernel() or, in a tp_btf program (HOOK_TP_BTF), with a plain load the verifier checks against
+ * BTF. netdrop/bpf/layout.py mirrors these structs for decoding; keep the two in step.
  */
 #ifndef NETDROP_H
 #define NETDROP_H
@@ -28,13 +29,6 @@ enum nd_stat {
 	STAT_MAX = 8,
 };
 
-/* Per-CPU state of drops.c, one map lookup per drop: the event budget's window and the event/loss counters. */
-struct nd_state {
-	u64 gen;  /* the budget window this CPU is in (user space advances `tick` every BUDGET_TICK_MS) */
-	u64 used; /* events sent in this window */
-	u64 stat[STAT_MAX];
-};
-
 /* Exact in-kernel counts are keyed by this. The L2/L3 destination is filled only for OTHERHOST frames, so the
  * key space stays small for every other drop. */
 struct drop_key {
@@ -50,6 +44,19 @@ struct drop_key {
 
 struct drop_val {
 	u64 count;
+};
+
+/* Per-CPU state of drops.c, one map lookup per drop: the event budget's window, the event/loss counters, and the
+ * count of the drops in a row that had the same key (`last`, `pending`): the counts hash is touched only when the
+ * key changes. User space adds every CPU's pending count to the hash's, so counts stay exact; `seq` is odd while
+ * `pending` is being moved into the hash, and changes with every move, so a reader can tell a torn snapshot. */
+struct nd_state {
+	u64 gen;  /* the budget window this CPU is in (user space advances `tick` every BUDGET_TICK_MS) */
+	u64 used; /* events sent in this window */
+	u64 stat[STAT_MAX];
+	u64 seq;
+	u64 pending;
+	struct drop_key last;
 };
 
 /* One sampled drop, with the frame from its MAC header on. */
@@ -121,10 +128,24 @@ static __always_inline void nd_headers(void *skb, struct nd_hdrs *h)
 	ND_READ(h->net, skb, OFF_SKB_NETWORK_HEADER);
 }
 
-/* ---- windowed readers for the per-drop path ----
- * Each bpf_probe_read_kernel() costs ~40-60 ns on the development VM whatever its size up to a few hundred bytes,
- * so the kfree_skb program reads the span of sk_buff holding every field it needs in ONE call (SKB_WIN_START/LEN,
- * 8-byte aligned, computed from BTF by offsets.py), and likewise for net_device (DEV_WIN_START/LEN). */
+/* ---- readers for the per-drop path ----
+ * tp_btf (HOOK_TP_BTF): the skb is a BTF-typed pointer, and every field of sk_buff, net_device and net is one plain
+ * load (ND_LOAD; the verifier checks each against BTF and a fault reads 0). Packet bytes (skb->head is not a struct
+ * pointer) still need bpf_probe_read_kernel(). */
+#define ND_LOAD(type, base, off) (*(type *)((u8 *)(base) + (off)))
+
+#if defined(HOOK_TP_BTF) && defined(KFUNC_RDONLY_CAST)
+/* The kfunc bpf_rdonly_cast(obj, btf_id) (6.2+) makes any address a read-only BTF-typed pointer: the frame's
+ * bytes become plain loads too (a fault reads 0). bcc 0.26 cannot declare a kfunc, so it is called as a helper with
+ * the placeholder number KFUNC_RDONLY_CAST, which netdrop's loader rewrites into the kfunc call
+ * (netdrop/kernel/tpbtf.py). BTF_ID_* name the header structs, from the running kernel's BTF. */
+static void *(*nd_rdonly_cast)(void *obj, u32 btf_id) = (void *)KFUNC_RDONLY_CAST;
+#define ND_PACKET_LOADS 1
+#endif
+
+/* raw tracepoint (the fallback): each bpf_probe_read_kernel() costs ~40-60 ns on the development VM whatever its
+ * size up to a few hundred bytes, so the program reads the span of sk_buff holding every field it needs in ONE call
+ * (SKB_WIN_START/LEN, 8-byte aligned, computed from BTF by offsets.py), and likewise for net_device (DEV_WIN_*). */
 #define ND_AT(win, type, off, start) (*(type *)((u8 *)(win) + (off) - (start)))
 
 struct nd_skb {
@@ -139,6 +160,33 @@ struct nd_skb {
 	u8 pkt_type;
 };
 
+#ifdef HOOK_TP_BTF
+static __always_inline int nd_read_skb(void *skb, struct nd_skb *s)
+{
+	s->dev = ND_LOAD(void *, skb, OFF_SKB_DEV);
+	s->head = ND_LOAD(void *, skb, OFF_SKB_HEAD);
+	s->data = ND_LOAD(void *, skb, OFF_SKB_DATA);
+	s->len = ND_LOAD(u32, skb, OFF_SKB_LEN);
+	s->data_len = ND_LOAD(u32, skb, OFF_SKB_DATA_LEN);
+	s->protocol = ND_LOAD(u16, skb, OFF_SKB_PROTOCOL);
+	s->mac = ND_LOAD(u16, skb, OFF_SKB_MAC_HEADER);
+	s->net = ND_LOAD(u16, skb, OFF_SKB_NETWORK_HEADER);
+	s->pkt_type = (ND_LOAD(u8, skb, OFF_SKB_PKT_TYPE_BYTE) >> PKT_TYPE_SHIFT) & PKT_TYPE_MASK;
+	return 0;
+}
+
+static __always_inline void nd_dev_ids_win(void *dev, u32 *netns, u32 *ifindex)
+{
+	*netns = 0;
+	*ifindex = 0;
+	if (!dev)
+		return;
+	*ifindex = ND_LOAD(u32, dev, OFF_DEV_IFINDEX);
+	void *net = ND_LOAD(void *, dev, OFF_DEV_ND_NET);
+	if (net)
+		*netns = ND_LOAD(u32, net, OFF_NET_INUM);
+}
+#else
 static __always_inline int nd_read_skb(void *skb, struct nd_skb *s)
 {
 #if SKB_WIN_LEN == 0 /* fields too far apart for one read on this kernel */
@@ -195,5 +243,6 @@ static __always_inline void nd_dev_ids_win(void *dev, u32 *netns, u32 *ifindex)
 		ND_READ(*netns, net, OFF_NET_INUM);
 #endif
 }
+#endif /* HOOK_TP_BTF */
 
 #endif

@@ -102,6 +102,15 @@ def capabilities() -> List[Capability]:
             ok, detail = probe_fentry(btf)
         else:
             ok, detail = False, "not probed (needs root)"
+        if root:
+            from .kernel.tpbtf import probe
+            tp_ok, tp_detail = probe(btf)
+        else:
+            tp_ok, tp_detail = False, "not probed (needs root)"
+        rows.append(Capability("kfree_skb hook", tp_ok,
+                               ("tp_btf (BTF-typed, direct loads): " if tp_ok else "raw tracepoint (fallback): ")
+                               + tp_detail,
+                               "netdrop uses the raw tracepoint with probe reads instead (costs more per drop)"))
         rows.append(Capability("fentry/fexit", ok, detail,
                                "the classification hooks use kprobes instead" if kprobes else
                                "without fentry or kprobes the classification hooks cannot attach; the kfree_skb "

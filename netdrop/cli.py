@@ -243,19 +243,28 @@ def watch(app: App, iface, netns, reason, proto, host, port, mac, count, duratio
     # 80 columns unless the terminal is wider (then reason, interface, location and addresses get the room)
     width = app.width or (max(80, app.out.width) if app.out.is_terminal else 80)
 
+    lines: list = []  # JSON lines of the batch being handled: one write per batch, not per event
+
     def emit(row) -> None:
         if as_json:
-            sys.stdout.write(row.to_json() + "\n")
+            lines.append(row.to_json())
         else:
             app.out.print(event_line(row, width=width, wide=wide))
 
+    def on_batch() -> None:
+        if lines:
+            lines.append("")
+            sys.stdout.write("\n".join(lines))
+            lines.clear()
+
     def on_loss(lost: int, sampled: int) -> None:
         if as_json:
+            on_batch()
             sys.stdout.write(loss_json(lost, sampled) + "\n")
         else:
             app.err.print(plain(f"so far {lost} events lost, {sampled} sampled away (counts stay exact)", "yellow"))
 
-    summary = run_watch(cfg, kernel, Collector, emit, on_loss)
+    summary = run_watch(cfg, kernel, Collector, emit, on_loss, on_batch=on_batch)
     if as_json:
         sys.stdout.write(summary_json(summary) + "\n")
     else:

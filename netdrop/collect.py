@@ -1,20 +1,33 @@
 """The collector every command uses: one loaded drops.c, its counts and events as model objects."""
 from __future__ import annotations
 
+import os
 import time
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from .bpf.offsets import ProbeConfig
-from .bpf.session import DropSession
+from .bpf.session import RAW_TP, TP_BTF, DropSession
 from .decode import decode_event, decode_key
 from .model import DropCount, DropEvent
+
+
+def choose_hook(kernel) -> Tuple[str, str]:
+    """(TP_BTF or RAW_TP, why not tp_btf). tp_btf where the kernel lets a program attach there (asked with a
+    two-instruction program, no compile); $NETDROP_KFREE_HOOK=raw_tracepoint forces the fallback (to compare the
+    two, as bench/run.py does)."""
+    if os.environ.get("NETDROP_KFREE_HOOK") == RAW_TP:
+        return RAW_TP, "raw_tracepoint asked for ($NETDROP_KFREE_HOOK)"
+    from .kernel.tpbtf import probe
+    ok, detail = probe(kernel.btf)
+    return (TP_BTF, "") if ok else (RAW_TP, detail)
 
 
 class Collector:
     def __init__(self, kernel, config: ProbeConfig, debug: bool = False):
         self.kernel = kernel
         self.config = config
-        self.session = DropSession(config, kernel.macros, debug=debug)
+        hook, self.why_not_tp_btf = choose_hook(kernel)
+        self.session = DropSession(config, kernel.macros, debug=debug, hook=hook, btf=kernel.btf)
         self.started = 0.0
 
     def __enter__(self) -> "Collector":
@@ -48,7 +61,17 @@ class Collector:
     def stack(self, stack_id: int) -> List[str]:
         return [self.kernel.location(a) for a in self.session.stack(stack_id)]
 
+    @property
+    def hook(self) -> str:
+        """How the kfree_skb program is attached: tp_btf (direct loads) or raw_tracepoint (probe reads)."""
+        return self.session.hook
+
     def hooks(self) -> List[Dict[str, object]]:
-        return [{"name": "skb:kfree_skb", "type": "raw_tracepoint", "attached": True,
-                 "evidence": "drop reason, location, interface, pkt_type, frame" if self.kernel.has_reasons
-                 else "location, interface, pkt_type, frame (no reason field on this kernel)"}]
+        row: Dict[str, object] = {
+            "name": "skb:kfree_skb", "type": self.session.hook, "attached": True,
+            "evidence": "drop reason, location, interface, pkt_type, frame" if self.kernel.has_reasons
+            else "location, interface, pkt_type, frame (no reason field on this kernel)"}
+        why = self.session.fallback_why or self.why_not_tp_btf
+        if self.session.hook == RAW_TP and why:
+            row["why"] = "not tp_btf: " + why
+        return [row]

@@ -114,9 +114,11 @@ class Top:
         self.interactive = False
         self.started = 0.0
         self.last: Optional[TopView] = None
+        self.hook_text = ""
 
     def __enter__(self) -> "Top":
         self.collector.__enter__()
+        self.hook_text = self.collector.hook.replace("_", " ")  # tp_btf, or the raw tracepoint fallback
         try:
             self.promisc.__enter__()
         except BaseException:
@@ -152,7 +154,7 @@ class Top:
         stats = self.collector.stats()
         self.last = TopView(rows=rows, total=sum(r.count for r in rows),
                             rate=(total_now - total_prev) / dt if dt > 0 else 0.0, elapsed=now - self.started,
-                            kernel=self.kernel.release, hooks="skb:kfree_skb (raw tracepoint, in-kernel counts)",
+                            kernel=self.kernel.release, hooks=f"skb:kfree_skb ({self.hook_text}, in-kernel counts)",
                             capabilities=self.caps, map_full=stats.get("map_full", 0), sort=self.sort,
                             filter_text=self.filter_text, paused=self.paused, prompt=prompt,
                             interactive=self.interactive, promisc=self.promisc_held, wide=self.cfg.wide)

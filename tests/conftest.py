@@ -174,17 +174,35 @@ def bridge_lab():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def compile_cache(tmp_path_factory):
+    """netdrop's compile cache in a directory of the test run's own (inherited by the netdrop processes tests
+    start), so the suite never writes /var/cache/netdrop: the host is left as found."""
+    from netdrop.bpf.cache import DEFAULT_DIR
+    had_default = os.path.exists(DEFAULT_DIR)
+    before = os.environ.get("NETDROP_CACHE_DIR")
+    path = tmp_path_factory.mktemp("compile-cache")
+    os.environ["NETDROP_CACHE_DIR"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("NETDROP_CACHE_DIR", None)
+    else:
+        os.environ["NETDROP_CACHE_DIR"] = before
+    assert had_default or not os.path.exists(DEFAULT_DIR), f"a test wrote netdrop's real cache {DEFAULT_DIR}"
+
+
+@pytest.fixture(scope="session", autouse=True)
 def no_leftovers():
-    """After the whole suite: no lab namespace it made and no netdrop BPF program may remain. A lab that was there
-    before the suite started belongs to someone else (a run of `netdrop lab up`, another test run): left alone."""
+    """After the whole suite: no lab namespace and no netdrop BPF program may remain. Only namespaces that
+    appeared during the run are the suite's: ones that existed before it (someone else's lab with the same prefix,
+    e.g. a run that forgot NETDROP_LAB_PREFIX on a shared host) are never torn down."""
     from netdrop import lab as labmod
     before = set(labmod.namespaces()) if is_root() else set()
     yield
     if not is_root():
         return
-    left = sorted(set(labmod.namespaces()) - before)
-    if left and not before:
-        labmod.down()
+    left = [ns for ns in labmod.namespaces() if ns not in before]
+    for ns in left:
+        labmod.ip("netns", "del", ns, check=False)
     assert not left, f"namespaces leaked: {left}"
     if shutil.which("bpftool") and not os.environ.get("NETDROP_SHARED_HOST"):
         out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout

@@ -51,6 +51,22 @@ def window(fields) -> Tuple[int, int]:
     return start, length
 
 
+def packet_types(btf) -> Dict[str, int]:
+    """BTF ids of the header structs a tp_btf program casts packet bytes to (bpf_rdonly_cast), where the kernel
+    has that kfunc: then the frame's destination is read with plain loads instead of bpf_probe_read_kernel."""
+    from ..kernel.btf import STRUCT
+    from ..kernel.tpbtf import kfunc_macros
+    out: Dict[str, int] = dict(kfunc_macros(btf))
+    if "KFUNC_RDONLY_CAST" not in out:
+        return {}
+    for macro, name in (("BTF_ID_ETHHDR", "ethhdr"), ("BTF_ID_IPHDR", "iphdr"), ("BTF_ID_IPV6HDR", "ipv6hdr")):
+        tid = btf.find(STRUCT, name)
+        if tid is None:
+            return {}
+        out[macro] = tid
+    return out
+
+
 def kfree_skb_args(btf) -> Dict[str, int]:
     """Positions of the raw tracepoint's arguments (its TP_PROTO, read from BTF's btf_trace_kfree_skb)."""
     params = btf.typedef_proto_params("btf_trace_kfree_skb")

@@ -4,8 +4,8 @@ Everything it returns is raw bytes or plain numbers; netdrop/decode.py turns the
 """
 from __future__ import annotations
 
-import ctypes
 import os
+import struct
 import time
 from contextlib import contextmanager, nullcontext
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
@@ -14,8 +14,10 @@ from ..errors import KernelError, PermissionDenied
 from ..kernel.caps import bpf_capability_problem
 from ..kernel.features import kprobes_available
 from ..kernel.headers import HeaderTree, find_headers
-from . import sources
-from .layout import STATS
+from . import cache, sources
+from .layout import ND_STATE, STATE_LAST, STATE_PENDING, STATE_SEQ, STATE_STAT, STATS
+from .maps import Map
+from .ringbuf import RingBuffer
 from .offsets import BUDGET_TICK_MS, ProbeConfig
 
 
@@ -94,27 +96,124 @@ class _Loaded:
             self.bpf = None
         if self.headers is not None:
             self.headers.cleanup()
+            self.headers = None
+
+
+TP_BTF = "tp_btf"
+RAW_TP = "raw_tracepoint"
+READ_ATTEMPTS = 5  # snapshots of the counts tried before accepting one a flush may have torn (see read_counts)
+_ZERO = bytes(4)  # key 0 of the single-slot arrays
+DROPS_MAPS = ("counts", "state", "events", "tick", "stacks")  # the maps bpf/drops.c declares
 
 
 class DropSession(_Loaded):
-    """One loaded drops.c. Use as a context manager; the probes are detached and maps freed on exit."""
+    """One loaded drops.c. Use as a context manager; the probes are detached and maps freed on exit.
 
-    def __init__(self, config: ProbeConfig, kernel_macros: Dict[str, int], debug: bool = False):
+    `hook` is TP_BTF (direct loads; `btf` is then needed to find the attach point) or RAW_TP. If the tp_btf
+    program is refused, the session falls back to the raw tracepoint and says why in `fallback_why`.
+
+    bcc is only the compiler here: the maps are read through netdrop's own bpf() calls (maps.py, ringbuf.py) on fds
+    duplicated from the program's instructions, and a tp_btf program comes from the compile cache (cache.py) when
+    it can, without loading bcc at all. `startup` records each start-up phase's seconds."""
+
+    def __init__(self, config: ProbeConfig, kernel_macros: Dict[str, int], debug: bool = False,
+                 hook: str = RAW_TP, btf=None):
         self.config = config
         self.kernel_macros = kernel_macros
         self.debug = debug
+        self.hook = hook
+        self.btf = btf
+        self.fallback_why = ""
+        self.prog = None  # the tp_btf program (netdrop's own loader); bcc owns the raw tracepoint's
         self.bpf = None
         self.headers: Optional[HeaderTree] = None
-        self._events: List[bytes] = []
-        self._max_batch = 0
+        self.maps: Dict[str, Map] = {}
+        self.ring: Optional[RingBuffer] = None
         self._counted = 0
         self._gen = 0
         self._tick_at = 0.0
         self.attach_seconds = 0.0
+        self.startup: Dict[str, float] = {}
+        self.from_cache = False
 
     def cflags(self) -> List[str]:
         return ["-I" + sources.bpf_dir(), "-Wno-unused-function", "-Wno-macro-redefined"] + \
-            self.config.cflags(self.kernel_macros)
+            self.config.cflags(self.kernel_macros) + (["-DHOOK_TP_BTF=1"] if self.hook == TP_BTF else [])
+
+    def _phase(self, name: str, t0: float) -> float:
+        now = time.monotonic()
+        self.startup[name] = self.startup.get(name, 0.0) + now - t0
+        return now
+
+    def _compile(self):
+        """bcc's compile of drops.c for self.hook (for RAW_TP bcc also loads and attaches it)."""
+        t0 = time.monotonic()
+        bcc = _import_bcc()
+        t0 = self._phase("import bcc", t0)
+        if self.headers is None:
+            self.headers = find_headers()
+            t0 = self._phase("header tree", t0)
+        with kernel_source(self.headers), _Quiet(not self.debug) as quiet:
+            try:
+                bpf = bcc.BPF(src_file=sources.source("drops.c").encode(), cflags=self.cflags())
+            except Exception as exc:  # bcc raises bare Exception for compile and load failures
+                detail = quiet.captured.decode(errors="replace").strip().splitlines()
+                tail = detail[-1] if detail else str(exc)
+                raise KernelError(f"could not load the kfree_skb probe: {tail}",
+                                  "run `netdrop check`; rerun with --debug for the compiler's output") from None
+        self._phase("compile (clang/LLVM)" + (" + load + attach" if self.hook == RAW_TP else ""), t0)
+        return bpf
+
+    def _own_maps(self, bpf, insns: bytes) -> Tuple[List[Map], List[Tuple[int, int]]]:
+        """The maps a compiled program refers to, as fds of our own (dup'ed), and where each goes. Named after
+        bcc's tables (an older bcc may create maps without a kernel-side name)."""
+        names = {}
+        for name in DROPS_MAPS:
+            try:
+                names[bpf[name.encode()].map_fd] = name
+            except KeyError:  # not compiled in (no events, no stacks)
+                continue
+        order: Dict[int, int] = {}
+        relocs = []
+        for idx, fd in cache.map_fds(insns):
+            relocs.append((idx, order.setdefault(fd, len(order))))
+        return [Map(os.dup(fd), names.get(fd, "")) for fd in order], relocs
+
+    def _load_tp_btf(self) -> None:
+        """From the compile cache, else compile with bcc (and fill the cache); load and attach with netdrop's own
+        loader (kernel/tpbtf.py: bcc cannot attach tp_btf)."""
+        from ..kernel.tpbtf import TpBtfProgram
+        t0 = time.monotonic()
+        paths = [sources.source("drops.c"), sources.source("netdrop.h")]
+        k = cache.key(paths, self.cflags())
+        hit = cache.load(k)
+        t0 = self._phase("compile cache lookup", t0)
+        compiled = None
+        if hit is not None:
+            for spec in hit.maps:  # kept in self.maps as they come, so that a failure releases them
+                m = Map.create(**spec)
+                self.maps[m.name or str(len(self.maps))] = m
+            insns = cache.patched(hit.insns, hit.relocs, [m.fd for m in self.maps.values()])
+            self.from_cache = True
+            t0 = self._phase("maps", t0)
+        else:
+            self.bpf = self._compile()
+            t0 = time.monotonic()
+            insns = self.bpf.dump_func(b"kfree_skb")
+            maps, relocs = self._own_maps(self.bpf, insns)
+            self.maps = {m.name: m for m in maps}
+            insns = cache.patched(insns, relocs, [m.fd for m in maps])  # ours: bcc's fds close with its module
+            compiled = cache.Compiled(insns, [m.spec() for m in maps], relocs)
+            # the program holds its maps; bcc's module (and the compiler's memory it keeps) is no longer needed
+            _cleanup(self.bpf)
+            self.bpf = None
+        prog = TpBtfProgram(self.btf, "kfree_skb", insns, "kfree_skb")
+        self.prog = prog
+        prog.attach()
+        t0 = self._phase("load + attach", t0)
+        if compiled is not None:  # only a program the kernel accepted is kept
+            cache.store(k, compiled)
+            self._phase("cache store", t0)
 
     def __enter__(self) -> "DropSession":
         if os.geteuid() != 0:
@@ -124,79 +223,113 @@ class DropSession(_Loaded):
             raise PermissionDenied(f"loading BPF programs is not allowed: {problem}",
                                    "run netdrop with full root capabilities (a container needs "
                                    "--cap-add BPF --cap-add PERFMON, or --privileged)")
-        bcc = _import_bcc()
         t0 = time.monotonic()
-        self.headers = find_headers()
         try:
-            with kernel_source(self.headers), _Quiet(not self.debug) as quiet:
+            if self.hook == TP_BTF:
                 try:
-                    self.bpf = bcc.BPF(src_file=sources.source("drops.c").encode(), cflags=self.cflags())
-                except Exception as exc:  # bcc raises bare Exception for compile and load failures
-                    detail = quiet.captured.decode(errors="replace").strip().splitlines()
-                    tail = detail[-1] if detail else str(exc)
-                    raise KernelError(f"could not load the kfree_skb probe: {tail}",
-                                      "run `netdrop check`; rerun with --debug for the compiler's output") from None
+                    self._load_tp_btf()
+                except (KernelError, OSError) as exc:
+                    self.fallback_why = exc.message if isinstance(exc, KernelError) else str(exc)
+                    self.hook = RAW_TP
+                    self._release()
+            if self.hook == RAW_TP:
+                self.bpf = self._compile()  # bcc attaches the RAW_TRACEPOINT_PROBE when it loads it
+                own, _ = self._own_maps(self.bpf, self.bpf.dump_func(b"raw_tracepoint__kfree_skb"))
+                self.maps = {m.name: m for m in own}
+            if self.config.event_budget:
+                ev = self.maps["events"]
+                self.ring = RingBuffer(ev.fd, ev.max_entries)
         except BaseException:
-            self.headers.cleanup()
+            self.close()
             raise
-        if self.config.event_budget:
-            self.bpf["events"].open_ring_buffer(self._on_event)
         self.attach_seconds = time.monotonic() - t0
         return self
 
     def detach(self) -> None:
         """Stop counting and emitting, keep the maps and ring buffer readable (for exact end-of-run accounting)."""
+        if self.prog is not None:
+            self.prog.detach()
         if self.bpf is not None and b"kfree_skb" in self.bpf.raw_tracepoint_fds:
             self.bpf.detach_raw_tracepoint(b"kfree_skb")
 
+    def _release(self) -> None:
+        if self.prog is not None:
+            self.prog.close()
+            self.prog = None
+        if self.ring is not None:
+            self.ring.close()
+            self.ring = None
+        for m in self.maps.values():
+            m.close()
+        self.maps = {}
+        if self.bpf is not None:
+            _cleanup(self.bpf)
+            self.bpf = None
+
+    def close(self) -> None:
+        self._release()
+        super().close()
+
     # -- reading ------------------------------------------------------------------------------------------------------
 
+    def _state(self) -> List[tuple]:
+        return [ND_STATE.unpack_from(v) for v in self.maps["state"].per_cpu(_ZERO)]
+
     def read_counts(self) -> List[Tuple[bytes, int, int]]:
-        """[(raw drop_key, count summed over CPUs, 0)]. The third field (a last-seen time) is no longer kept in the
-        kernel (a bpf_ktime_get_ns() per drop): callers derive "last seen" from count changes."""
-        out = []
-        table = self.bpf["counts"]
-        for key, per_cpu in table.items():
-            out.append((bytes(key), sum(v.count for v in per_cpu), 0))
-        self._counted = sum(n for _, n, _ in out)
-        return out
+        """[(raw drop_key, count summed over CPUs, 0)]: the counts hash plus every CPU's pending slot (drops.c
+        counts a run of drops with the same key in the slot and moves it into the hash when the key changes).
+
+        A snapshot is kept when no CPU moved a slot while the hash was read (each CPU's `seq` unchanged and even);
+        under a flood that changes keys on every drop, the last of READ_ATTEMPTS is kept and may be off by one
+        slot for that moment. Once detached (end of run) every snapshot is exact.
+        The third field (a last-seen time) is not kept in the kernel (a bpf_ktime_get_ns() per drop): callers
+        derive "last seen" from count changes."""
+        table = self.maps["counts"]
+        seq = STATE_SEQ
+        for _ in range(READ_ATTEMPTS):
+            before = self._state()
+            counts: Dict[bytes, int] = {k: sum(_U64.unpack_from(v)[0] for v in per_cpu)
+                                        for k, per_cpu in table.items_per_cpu()}
+            after = self._state()
+            if all(a[seq] == b[seq] and not a[seq] % 2 for a, b in zip(before, after)):
+                break
+        pending, last = STATE_PENDING, STATE_LAST
+        for cpu in after:
+            if cpu[pending]:
+                counts[cpu[last]] = counts.get(cpu[last], 0) + cpu[pending]
+        self._counted = sum(counts.values())
+        return [(k, n, 0) for k, n in counts.items()]
 
     def read_stats(self) -> Dict[str, int]:
         """Event and loss counters. "counted" (drops that passed the filters) is the counts map's total plus the
         drops the full map could not take."""
         self.read_counts()
-        per_cpu = self.bpf["state"][ctypes.c_int(0)]
-        out = {name: sum(cpu.stat[i] for cpu in per_cpu) for i, name in enumerate(STATS)}
+        first = STATE_STAT
+        per_cpu = self._state()
+        out = {name: sum(cpu[first + i] for cpu in per_cpu) for i, name in enumerate(STATS)}
         out["counted"] = self._counted + out["map_full"]
         return out
-
-    def _on_event(self, _ctx, data, size) -> int:
-        self._events.append(ctypes.string_at(data, size))
-        # A non-zero return stops ring_buffer__consume: bound the batch so the caller stays responsive.
-        return 1 if self._max_batch and len(self._events) >= self._max_batch else 0
 
     def drain(self, max_events: int = 0) -> List[bytes]:
         """Consume what the ring buffer holds now (no wakeups are used: call this on a timer). Also opens a new
         event-budget window every BUDGET_TICK_MS (see drops.c): events flow only while somebody drains."""
-        if not self.config.event_budget:
+        if self.ring is None:
             return []
         now = time.monotonic()
         if now - self._tick_at >= BUDGET_TICK_MS / 1000:
             self._tick_at = now
             self._gen += 1
-            self.bpf["tick"][ctypes.c_int(0)] = ctypes.c_ulonglong(self._gen)
-        self._max_batch = max_events
-        self.bpf.ring_buffer_consume()
-        events, self._events = self._events, []
-        return events
+            self.maps["tick"].update(_ZERO, _U64.pack(self._gen))
+        return self.ring.drain(max_events)
 
     def stack(self, stack_id: int) -> List[int]:
         if stack_id < 0 or not self.config.with_stack:
             return []
-        try:
-            return list(self.bpf["stacks"].walk(stack_id))
-        except KeyError:
+        raw = self.maps["stacks"].lookup(struct.pack("<i", stack_id))
+        if raw is None:
             return []
+        ips = struct.unpack(f"<{len(raw) // 8}Q", raw)
+        return [ip for ip in ips if ip]
 
 
 class ClassifySession(_Loaded):
@@ -314,3 +447,4 @@ def kernel_time_offset() -> float:
 
 
 EventCallback = Callable[[bytes], None]
+_U64 = struct.Struct("<Q")

@@ -40,11 +40,12 @@ class KernelInfo:
         if need_root and os.geteuid() != 0:
             raise PermissionDenied("netdrop loads BPF programs and reads kernel symbols, which needs root",
                                    "run it with sudo")
-        from ..bpf.offsets import kfree_skb_args, struct_offsets
+        from ..bpf.offsets import kfree_skb_args, packet_types, struct_offsets
         btf = BTF.load()
         info = cls(platform.release(), btf, ReasonTable.load(btf))
         info.macros = struct_offsets(btf)
         info.macros.update(kfree_skb_args(btf))
+        info.macros.update(packet_types(btf))
         if not info.reasons.available and info.macros["ARG_REASON"] >= 0:
             raise KernelError("the kernel reports drop reasons but netdrop found no names for them",
                               "mount tracefs: mount -t tracefs nodev /sys/kernel/tracing")

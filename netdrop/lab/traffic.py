@@ -79,14 +79,19 @@ def _send_backlog(count: int) -> int:
 
 def wrong_mac_frame() -> bytes:
     """A minimal Ethernet/IPv4/UDP frame from the sender to the secondary address, at the wrong MAC."""
+    return udp_frame(L.WRONG_MAC, L.SECONDARY_IP, L.UDP_PORT)
+
+
+def udp_frame(dst_mac: str, dst_ip: str, dport: int) -> bytes:
+    """A minimal Ethernet/IPv4/UDP frame from the sender (UDP checksum 0: none)."""
     from ..decode import mac_bytes
     payload = b"netdrop-flood"
-    udp = struct.pack("!HHHH", 40000, L.UDP_PORT, 8 + len(payload), 0) + payload
+    udp = struct.pack("!HHHH", 40000, dport, 8 + len(payload), 0) + payload
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
-                     socket.inet_aton(L.SENDER_IP), socket.inet_aton(L.SECONDARY_IP))
+                     socket.inet_aton(L.SENDER_IP), socket.inet_aton(dst_ip))
     csum = _checksum(ip)
     ip = ip[:10] + struct.pack("!H", csum) + ip[12:]
-    return mac_bytes(L.WRONG_MAC) + mac_bytes(L.TX_MAC) + b"\x08\x00" + ip + udp
+    return mac_bytes(dst_mac) + mac_bytes(L.TX_MAC) + b"\x08\x00" + ip + udp
 
 
 def _checksum(data: bytes) -> int:

@@ -35,11 +35,25 @@ class EventRow:
     netns_id: int = 0  # the namespace's inode
 
     def to_json(self) -> str:
-        d = {"type": "drop", **self.__dict__}  # flat fields: no need for asdict()'s deep copy (3x slower)
-        d["time"] = round(self.time, 6)
+        rest = self.__dict__.get("_json_rest") or self._json_rest()
+        return '{"type": "drop", "time": ' + repr(round(self.time, 6)) + rest  # json.dumps writes floats by repr
+
+    def _json_rest(self) -> str:
+        """The JSON object's text after the time: every field but the time (flat: no asdict() deep copy)."""
+        d = {k: v for k, v in self.__dict__.items() if k != "time" and k[0] != "_"}
         if self.stack is None:
             del d["stack"]
-        return json.dumps(d)
+        return ", " + json.dumps(d)[1:]
+
+    def at(self, when: float) -> "EventRow":
+        """This row at another time: the same drop seen again (watch under a flood). Cheap, and its JSON reuses
+        this row's encoded fields (kept beside them in __dict__, outside the dataclass's fields)."""
+        if "_json_rest" not in self.__dict__:
+            self.__dict__["_json_rest"] = self._json_rest()
+        new = object.__new__(EventRow)
+        new.__dict__.update(self.__dict__)
+        new.__dict__["time"] = when
+        return new
 
 
 def _ep(ip: Optional[str], port: Optional[int]) -> str:

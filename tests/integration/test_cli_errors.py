@@ -89,12 +89,15 @@ def test_check_fentry_row_agrees_with_what_diagnose_attaches(lab):
     assert (fexit.get("type") == "fexit") == caps["fentry/fexit"]["ok"]
 
 
+@pytest.mark.parametrize("hook", ["default", "raw_tracepoint"])
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 0), (signal.SIGTERM, 0), (signal.SIGKILL, -9)])
-def test_interrupted_run_detaches(background, sig, code):
+def test_interrupted_run_detaches(background, sig, code, hook):
     """Ctrl-C or SIGTERM end the watching window early and the verdict is printed; SIGKILL just dies. Either way
-    the probe is gone and nothing is left behind."""
+    the probe is gone and nothing is left behind, on both hooks (tp_btf's link fd is netdrop's own; bcc holds the
+    raw tracepoint's)."""
     before = kfree_progs()
-    bg = background("diagnose", "--duration", "60")
+    bg = background("diagnose", "--duration", "60",
+                    env={"NETDROP_KFREE_HOOK": "raw_tracepoint"} if hook == "raw_tracepoint" else None)
     bg.wait_ready()
     ours = kfree_progs() - before
     assert ours, "diagnose loaded no kfree_skb program"

@@ -69,6 +69,19 @@ def test_summary_text_names_every_bucket():
     assert s.startswith("10 drops counted") and "1 lost" in s and "2 sampled away" in s
 
 
+def test_a_row_at_another_time_encodes_like_a_new_row():
+    """watch reuses a repeated drop's encoded fields (EventRow.at): the line must be what a fresh row gives."""
+    first = EventRow(**BASE)
+    again = first.at(BASE["time"] + 1.2345678)
+    fresh = EventRow(**dict(BASE, time=BASE["time"] + 1.2345678))
+    assert again == fresh
+    assert json.loads(again.to_json()) == json.loads(fresh.to_json())
+    assert again.to_json() == fresh.to_json()
+    assert json.loads(first.to_json())["time"] == round(BASE["time"], 6)  # the original keeps its own time
+    stacked = EventRow(**dict(BASE, stack=["a+0x1"])).at(5.0)
+    assert json.loads(stacked.to_json())["stack"] == ["a+0x1"]
+
+
 def test_wide_line_shows_the_namespace_inode_and_json_always_has_it():
     row = EventRow(**dict(BASE, netns="pid 4242 (nginx)", netns_id=4026532999))
     assert "pid 4242 (nginx)[4026532999] vB OTHERHOST" in event_line(row, wide=True).plain

@@ -155,6 +155,24 @@ def _kprobe_cell(k) -> str:
     return f"{', '.join(k['hooks'][1:])}: {k['classified']} / {k['reached_ip']} of {k['count']}"
 
 
+def kfree_cost_table(results: List[Dict]) -> str:
+    """The kfree_skb program's cost per drop in each guest, tp_btf vs the raw tracepoint (hookcost.py), for
+    docs/compatibility.md."""
+    out = ["| kernel | tp_btf: BPF ns/drop | flood vs untraced | raw tracepoint: BPF ns/drop | flood vs untraced |",
+           "| --- | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        k = (r.get("cost") or {}).get("kfree_skb") or {}
+        cells = []
+        for hook in ("tp_btf", "raw_tracepoint"):
+            c = k.get(hook) or {}
+            if "error" in c or not c:
+                cells += [c.get("error", "not measured"), "-"]
+            else:
+                cells += [f"{c['ns_per_drop']}", f"{c['ratio'] * 100:.0f}%"]
+        out.append(f"| {r.get('kernel', '?')} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def main(argv: List[str]) -> int:
     if os.geteuid() != 0:
         print("error: building guests needs root (debootstrap)\nhint: run it as root", file=sys.stderr)
@@ -205,6 +223,8 @@ def main(argv: List[str]) -> int:
             print(r["error"], file=sys.stderr)
         if r.get("tests", {}).get("failed") or r.get("tests", {}).get("error"):
             print(f"{r['suite']}: tests failed, see tests/vm/cache/{r['suite']}.console.log", file=sys.stderr)
+    print()
+    print(kfree_cost_table(results))
     strict = os.environ.get("NETDROP_VM_STRICT") == "1"
     return 0 if all(r["ok"] or (r["ok"] is None and not strict) for r in results) else 1
 
