@@ -40,7 +40,7 @@ class KernelInfo:
         if need_root and os.geteuid() != 0:
             raise PermissionDenied("netdrop loads BPF programs and reads kernel symbols, which needs root",
                                    "run it with sudo")
-        from ..bpf.offsets import kfree_skb_args, packet_types, struct_offsets
+        from .offsets import kfree_skb_args, packet_types, struct_offsets
         btf = BTF.load()
         info = cls(platform.release(), btf, ReasonTable.load(btf))
         info.macros = struct_offsets(btf)

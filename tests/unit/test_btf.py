@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from netdrop.bpf.offsets import kfree_skb_args, struct_offsets
+from netdrop.kernel.offsets import kfree_skb_args, struct_offsets
 from netdrop.errors import KernelError
 from netdrop.kernel.btf import BTF
 
@@ -120,7 +120,7 @@ def test_live_offsets_match_bpftool():
 
 
 def test_window_covers_fields_or_gives_up():
-    from netdrop.bpf.offsets import window
+    from netdrop.kernel.offsets import window
     assert window([(16, 8), (112, 4), (128, 1), (200, 8)]) == (16, 192)
     assert window([(224, 4), (264, 8)]) == (224, 48)
     assert window([(224, 4), (1280, 8)]) == (0, 0)  # 6.1's net_device: read the fields one by one
