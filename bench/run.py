@@ -28,7 +28,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
 from netdrop import lab as L  # noqa: E402  (after the prefix is set)
-from netdrop.labtraffic import wrong_mac_frame  # noqa: E402
+from netdrop.lab.traffic import wrong_mac_frame  # noqa: E402
 from netdrop.kernel.bpfsys import enable_run_time_stats  # noqa: E402
 from netdrop.net.links import HostFacts  # noqa: E402
 import progstats  # noqa: E402  (bench/progstats.py)

@@ -12,7 +12,7 @@ from netdrop.bpf.offsets import ProbeConfig
 from netdrop.collect import Collector
 from netdrop.kernel.features import KernelInfo
 from netdrop.kernel.tpbtf import probe
-from netdrop.labtraffic import udp_frame, wrong_mac_frame
+from netdrop.lab.traffic import udp_frame, wrong_mac_frame
 from netdrop.net import netns
 from netdrop.net.links import HostFacts
 
