@@ -42,7 +42,7 @@ def test_formats_follow_the_descriptions():
         fmt, offsets = layout.layout(fields)
         assert struct.calcsize(fmt) == getattr(layout, name.upper()).size
     _, key = layout.layout(layout.DROP_KEY_FIELDS)
-X
+    assert key["dst_mac"] == (14, 6) and key["location"] == (24, 8)  # C pads 4 bytes before the u64
     assert layout.DROP_KEY.size == 48 and layout.ND_STATE.size == 8 * 12 + layout.DROP_KEY.size
 
 
