@@ -4,7 +4,7 @@ PY := .venv/bin/python
 PYTEST := mkdir -p build && $(PY) -m pytest -q -p no:cacheprovider --basetemp=build/pytest
 export NO_COLOR ?=
 
-.PHONY: demo test unit integration deps vm-test bench clean test-containers
+.PHONY: demo test lint unit integration deps vm-test bench clean test-containers
 
 deps:
 	@scripts/install-deps.sh --test
@@ -12,8 +12,11 @@ deps:
 demo: deps
 	@scripts/demo.sh
 
-test: deps
+test: deps lint
 	$(PYTEST) tests/unit tests/integration
+
+lint: deps
+	$(PY) -m ruff check -q .
 
 unit: deps
 	$(PYTEST) tests/unit

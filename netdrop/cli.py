@@ -165,7 +165,8 @@ def diagnose(app: App, iface, ip, netns, duration, as_json, ready_file, promisc,
 
 
 @cli.command()
-@click.option("--interval", type=click.FloatRange(0.1, 3600), default=1.0, show_default=True, help="Seconds per refresh.")
+@click.option("--interval", type=click.FloatRange(0.1, 3600), default=1.0, show_default=True,
+              help="Seconds per refresh.")
 @click.option("--iface", "-i", metavar="IF", help="Only this interface (filtered in the kernel).")
 @click.option("--netns", "-n", metavar="NS", help=NETNS_HELP + " Filtered in the kernel.")
 @click.option("--reason", "-r", metavar="NAME", help="Only this drop reason, as the running kernel names it.")

@@ -84,7 +84,7 @@ def build_filters(cfg: WatchConfig, kernel, names: Registry, facts: HostFacts) -
         if not 0 < cfg.port < 65536:
             raise UsageError(f"port {cfg.port} is out of range", "give 1-65535")
         f["port"] = cfg.port
-    user_check: Callable[[DropEvent], bool] = lambda e: True
+    user_check: Callable[[DropEvent], bool] = lambda e: True  # noqa: E731
     if cfg.host:
         try:
             addr = ipaddress.ip_address(cfg.host)

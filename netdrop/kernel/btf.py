@@ -68,7 +68,8 @@ class BTF:
             with open(path, "rb") as f:
                 return cls(f.read())
         except FileNotFoundError:
-            raise KernelError(f"no BTF at {path}", "netdrop needs a kernel built with CONFIG_DEBUG_INFO_BTF=y") from None
+            raise KernelError(f"no BTF at {path}",
+                              "netdrop needs a kernel built with CONFIG_DEBUG_INFO_BTF=y") from None
         except PermissionError:
             raise KernelError(f"cannot read {path}", "run netdrop as root") from None
 

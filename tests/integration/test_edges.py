@@ -162,7 +162,8 @@ def test_global_options_after_the_subcommand():
 
 def test_a_closed_pipe_ends_watch_normally(lab, tmp_path):
     ready = tmp_path / "ready"
-    cmd = " ".join(NETDROP) + f" watch --json --ready-file {ready} | head -n 1; echo \"${{PIPESTATUS[0]}}\" > {tmp_path}/rc"
+    cmd = (" ".join(NETDROP) + f" watch --json --ready-file {ready} | head -n 1; "
+           f"echo \"${{PIPESTATUS[0]}}\" > {tmp_path}/rc")
     p = subprocess.Popen(["bash", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not ready.exists():

@@ -17,7 +17,8 @@ def explain_netfilter(ctx, g) -> Finding:
                       "; no nft rule with a drop verdict was found (iptables-legacy? run `iptables-save -c`)") + ".")
     fix = ("change or remove the rule if this traffic is wanted: "
            + (f"`{exec_prefix(g.netns)}nft -a list ruleset` shows it with its handle" if hit else
-              f"`{exec_prefix(g.netns)}iptables-save -c` / `nft list ruleset` lists the rules and their counters") + ".")
+              f"`{exec_prefix(g.netns)}iptables-save -c` / `nft list ruleset` lists the rules and their counters")
+           + ".")
     return finding("netfilter-drop", g, title, explanation, fix,
                     ["drop rules: " + ("; ".join(rules) if rules else "none found with nft")],
                     rules=rules, rule=hit[0] if hit else None, port=dport, protocol=proto)
