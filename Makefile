@@ -17,6 +17,7 @@ test: deps lint
 
 lint: deps
 	$(PY) -m ruff check -q .
+	$(PY) -m mypy -p netdrop.diagnose -p netdrop.render -m netdrop.model -m netdrop.decode -m netdrop.aggregate
 
 unit: deps
 	$(PYTEST) tests/unit

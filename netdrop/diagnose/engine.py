@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from ..model import GROUP_PKT_TYPES, DropCount, DropEvent, Finding, InterfaceFacts, Note
 from ..net.inspect import NullHost
+
+if TYPE_CHECKING:  # types only: the engine is given these, it never builds them
+    from ..enrich import Enricher
+    from ..net.links import HostFacts
 from . import unsampled
 
 
@@ -52,12 +56,12 @@ class Group:
 class Context:
     counts: List[DropCount]
     events: List[DropEvent]
-    before: object  # HostFacts at the start of the window
-    after: object  # HostFacts at the end
-    enrich: object  # Enricher
+    before: "HostFacts"  # at the start of the window
+    after: "HostFacts"  # at the end
+    enrich: "Enricher"
     focus: Focus
     duration: float
-    host: object = field(default_factory=NullHost)  # net.inspect.LiveHost: sysctls, routes, sockets, rules
+    host: NullHost = field(default_factory=NullHost)  # net.inspect.LiveHost: sysctls, routes, sockets, rules
     promisc_held: Tuple = ()  # (netns, interface) netdrop itself holds promiscuous (--promisc)
     classes: Dict = field(default_factory=dict)  # (netns, ifindex, dst MAC) -> classified / reached_ip counts
     born: frozenset = frozenset()  # netns inodes that appeared during the window (their counters started in it)

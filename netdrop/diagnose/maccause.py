@@ -85,13 +85,16 @@ CAUSES: Tuple[MacCause, ...] = (
         f"{e.seen} belongs to {_owner_desc(e)}: the sender resolved {e.ip} to that interface's MAC "
         f"(the address answered from, or moved off, {e.seen_owners[0].name}).")),
     MacCause("receiver-mac-changed", _perm_of_receiver, lambda e: (
-        f"{e.seen} is {e.receiver.name}'s permanent (factory) address: its MAC was changed and the sender's "
+        f"{e.seen} is {e.receiver.name if e.receiver else 'the interface'}'s permanent (factory) address: its MAC "
+        "was changed and the sender's "
         "neighbour cache still holds the old one.")),
     MacCause("static-neighbour", _static, lambda e: (
-        f"the sender has a static neighbour entry {e.ip} -> {e.seen} ({e.neigh.state}): {resolver(e.ip)} never "
+        f"the sender has a static neighbour entry {e.ip} -> {e.seen} ({e.neigh.state if e.neigh else '?'}): "
+        f"{resolver(e.ip)} never "
         "corrects it.")),
     MacCause("stale-neighbour", _learned, lambda e: (
-        f"the sender learned {e.ip} -> {e.seen} by {resolver(e.ip)} ({e.neigh.state}) and no interface here has "
+        f"the sender learned {e.ip} -> {e.seen} by {resolver(e.ip)} ({e.neigh.state if e.neigh else '?'}) and no "
+        "interface here has "
         f"that MAC now: the address's owner or {e.receiver.name if e.receiver else 'the receiver'}'s MAC changed "
         "and the sender was not told (" + ("no unsolicited neighbour advertisement" if resolver(e.ip) != "ARP"
                                            else "no gratuitous ARP") + ").")),

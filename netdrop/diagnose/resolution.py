@@ -41,7 +41,7 @@ def _not_local_fixed(f: Finding, facts, host) -> Optional[str]:
 
 
 def _neighbour_fixed(f: Finding, facts, host) -> Optional[str]:
-    n = _neigh(facts, f.netns, f.interface, f.ip) if f.ip and f.interface else None
+    n = _neigh(facts, f.netns, f.interface, f.ip) if f.ip and f.interface and f.netns else None
     if n is not None and n.state not in ("FAILED", "INCOMPLETE"):
         return f"{f.ip} now answers: its neighbour entry on {f.interface} is {n.state}"
     return None

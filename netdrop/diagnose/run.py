@@ -61,7 +61,7 @@ def validate(cfg: DiagnoseConfig, names: Registry, facts: HostFacts) -> Diagnose
 
 def _with_address(cfg: DiagnoseConfig, facts: HostFacts) -> DiagnoseConfig:
     """--ip in canonical form; a zone (fe80::1%eth0) must name an interface, which becomes the --iface."""
-    text, _, zone = cfg.ip.partition("%")
+    text, _, zone = (cfg.ip or "").partition("%")
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
@@ -84,7 +84,7 @@ def promisc_targets(cfg: DiagnoseConfig, facts: HostFacts) -> List[Tuple[Optiona
     """The interfaces --promisc holds: --iface, else the ones owning --ip."""
     if cfg.iface:
         return [(i.netns, i.name) for i in facts.find_name(cfg.iface, cfg.netns)]
-    return [(i.netns, i.name) for i in facts.find_ip(cfg.ip) if not cfg.netns or i.netns == cfg.netns]
+    return [(i.netns, i.name) for i in facts.find_ip(cfg.ip or "") if not cfg.netns or i.netns == cfg.netns]
 
 
 def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
@@ -133,7 +133,7 @@ def probe_for(cfg: DiagnoseConfig) -> ProbeConfig:
     """--netns filters in the kernel: another namespace's flood cannot spend the event budget (facts, e.g. the
     sender's, are still read in every namespace)."""
     return ProbeConfig(event_budget=cfg.event_budget,
-                       filters=Filters(netns=cfg.netns.inode) if cfg.netns else Filters())
+                       filters=Filters(netns=getattr(cfg.netns, "inode")) if cfg.netns else Filters())
 
 
 def classify_session(kernel, cfg: DiagnoseConfig):

@@ -25,8 +25,8 @@ def exec_prefix(netns: str) -> str:
     if getattr(netns, "ip_name", "") or not getattr(netns, "handle", ""):
         return f"ip netns exec {getattr(netns, 'ip_name', '') or netns} "
     if getattr(netns, "pid", 0):
-        return f"nsenter -t {netns.pid} -n "
-    return f"nsenter --net={netns.handle} "
+        return f"nsenter -t {getattr(netns, 'pid')} -n "
+    return f"nsenter --net={getattr(netns, 'handle')} "
 
 
 def plural(n: int, one: str, many: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from rich.console import JustifyMethod
+
 from ..model import DropRow
 
 
@@ -39,7 +41,7 @@ class Column:
     key: str  # JSON key and sort name
     header: str
     width: int  # minimum width in tables
-    justify: str
+    justify: JustifyMethod
     get: Callable[[DropRow], Any]
     fmt: Callable[[Any], str] = str
 
