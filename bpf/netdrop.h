@@ -18,28 +18,28 @@
 
 
 enum nd_stat {
-	STAT_COUNTED = 0,   /* unused in the kernel: user space sums the counts map (+ STAT_MAP_FULL); a per-drop
+	STAT_COUNTED = 0,    /* unused in the kernel: user space sums the counts map (+ STAT_MAP_FULL); a per-drop
 	                       increment here cost ~30 ns */
-	STAT_EVENTS = 1,    /* events submitted to the ring buffer */
-	STAT_LOST = 2,      /* ring buffer full: event lost */
-	STAT_SAMPLED = 3,   /* over the event budget: not sent, on purpose */
-	STAT_MAP_FULL = 4,  /* counts map full: the drop is counted only here */
-	STAT_CLASSIFIED = 5,/* classify.c: OTHERHOST frames seen leaving eth_type_trans */
-	STAT_REACHED_IP = 6,/* classify.c: OTHERHOST frames seen entering ip_rcv_core */
+	STAT_EVENTS = 1,     /* events submitted to the ring buffer */
+	STAT_LOST = 2,       /* ring buffer full: event lost */
+	STAT_SAMPLED = 3,    /* over the event budget: not sent, on purpose */
+	STAT_MAP_FULL = 4,   /* counts map full: the drop is counted only here */
+	STAT_CLASSIFIED = 5, /* classify.c: OTHERHOST frames seen leaving eth_type_trans */
+	STAT_REACHED_IP = 6, /* classify.c: OTHERHOST frames seen entering ip_rcv_core */
 	STAT_MAX = 8,
 };
 
 /* Exact in-kernel counts are keyed by this. The L2/L3 destination is filled only for OTHERHOST frames, so the
  * key space stays small for every other drop. */
 struct drop_key {
-	u32 netns;      /* inode of the network namespace of skb->dev */
+	u32 netns; /* inode of the network namespace of skb->dev */
 	u32 ifindex;
-	u32 reason;     /* 0 on kernels without drop reasons */
+	u32 reason; /* 0 on kernels without drop reasons */
 	u8 pkt_type;
-	u8 family;      /* 4, 6 or 0 */
-	u8 dst_mac[6];  /* OTHERHOST only */
+	u8 family;     /* 4, 6 or 0 */
+	u8 dst_mac[6]; /* OTHERHOST only */
 	u64 location;
-	u8 daddr[16];   /* OTHERHOST only: IPv4 in the first 4 bytes */
+	u8 daddr[16]; /* OTHERHOST only: IPv4 in the first 4 bytes */
 };
 
 struct drop_val {
@@ -66,12 +66,12 @@ struct drop_event {
 	u32 netns;
 	u32 ifindex;
 	u32 reason;
-	u32 frame_len;  /* bytes from the MAC (or network) header to the end of the packet */
-	u16 protocol;   /* skb->protocol, network byte order */
+	u32 frame_len; /* bytes from the MAC (or network) header to the end of the packet */
+	u16 protocol;  /* skb->protocol, network byte order */
 	u8 pkt_type;
 	u8 has_mac;
 	u16 caplen;
-	u16 net_off;    /* network header offset inside data[], ND_MAC_UNSET if unknown */
+	u16 net_off; /* network header offset inside data[], ND_MAC_UNSET if unknown */
 	s32 stack_id;
 	u32 cpu;
 	u8 data[SNAPLEN];
@@ -83,7 +83,7 @@ struct class_key {
 	u32 ifindex;
 	u8 dst_mac[6];
 	u8 src_mac[6];
-	u32 hook;       /* 1 = eth_type_trans returned OTHERHOST, 2 = reached ip_rcv_core as OTHERHOST */
+	u32 hook; /* 1 = eth_type_trans returned OTHERHOST, 2 = reached ip_rcv_core as OTHERHOST */
 };
 
 /* ---- readers: every kernel field at a BTF offset (OFF_* / PKT_TYPE_* macros from netdrop/bpf/offsets.py) ---- */

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 want=(python3 python3-venv python3-bpfcc iproute2 bpftool)
 for arg in "$@"; do
   case "$arg" in
-    --test) want+=(tcpdump tshark tmux iputils-arping nftables) ;;
+    --test) want+=(tcpdump tshark tmux iputils-arping nftables clang-format) ;;
     --bench) want+=(bpftrace gcc libc6-dev) ;;
     --vm) want+=(qemu-system-x86 qemu-utils debootstrap e2fsprogs) ;;
     # podman with runc (crun refuses hybrid cgroup hosts), its network stack, and busybox for an offline image
