@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, Optional
 
 from .model import DropCount, DropKey
 
@@ -26,23 +26,3 @@ def since(base: Optional[Snapshot], now: Snapshot) -> Dict[DropKey, int]:
         if c.count > prev:
             out[key] = c.count - prev
     return out
-
-
-def rates(prev: Optional[Snapshot], now: Snapshot) -> Dict[DropKey, float]:
-    if prev is None or now.at <= prev.at:
-        return {}
-    dt = now.at - prev.at
-    return {k: n / dt for k, n in since(prev, now).items()}
-
-
-def stats_since(base: Optional[Snapshot], now: Snapshot) -> Dict[str, int]:
-    return {k: v - (base.stats.get(k, 0) if base else 0) for k, v in now.stats.items()}
-
-
-def ordered(items: List[Tuple[DropKey, int]], rate: Dict[DropKey, float], sort: str, name) -> List[Tuple[DropKey, int]]:
-    """Sort rows for display: by rate, count, reason or interface (name(key, field) gives the text)."""
-    if sort == "rate":
-        return sorted(items, key=lambda kv: (-rate.get(kv[0], 0.0), -kv[1]))
-    if sort == "count":
-        return sorted(items, key=lambda kv: -kv[1])
-    return sorted(items, key=lambda kv: (name(kv[0], sort), -kv[1]))

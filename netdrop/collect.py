@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import time
 from typing import Dict, List, Tuple
 
 from .bpf.offsets import ProbeConfig
@@ -28,23 +27,17 @@ class Collector:
         self.config = config
         hook, self.why_not_tp_btf = choose_hook(kernel)
         self.session = DropSession(config, kernel.macros, debug=debug, hook=hook, btf=kernel.btf)
-        self.started = 0.0
 
     def __enter__(self) -> "Collector":
         self.session.__enter__()
-        self.started = time.monotonic()
         return self
 
     def __exit__(self, *exc) -> bool:
         self.session.close()
         return False
 
-    @property
-    def attach_seconds(self) -> float:
-        return self.session.attach_seconds
-
     def counts(self) -> List[DropCount]:
-        return [decode_key(raw, n, last) for raw, n, last in self.session.read_counts()]
+        return [decode_key(raw, n) for raw, n in self.session.read_counts()]
 
     def stats(self) -> Dict[str, int]:
         return self.session.read_stats()

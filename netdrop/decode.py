@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
-from typing import Optional, Tuple
+from typing import Optional
 
 from .bpf.layout import DROP_EVENT, DROP_KEY
 from .model import PACKET_OTHERHOST, DropCount, DropEvent, DropKey, Packet
@@ -23,7 +23,7 @@ def mac_bytes(s: str) -> bytes:
     return bytes(int(p, 16) for p in parts)
 
 
-def decode_key(raw: bytes, count: int, last_ns: int) -> DropCount:
+def decode_key(raw: bytes, count: int) -> DropCount:
     netns, ifindex, reason, pkt_type, family, dst_mac, location, daddr = DROP_KEY.unpack_from(raw)
     mac = ip = None
     if pkt_type == PACKET_OTHERHOST:
@@ -32,7 +32,7 @@ def decode_key(raw: bytes, count: int, last_ns: int) -> DropCount:
             ip = str(ipaddress.IPv4Address(daddr[:4]))
         elif family == 6:
             ip = str(ipaddress.IPv6Address(daddr))
-    return DropCount(DropKey(netns, ifindex, reason, pkt_type, location, mac, ip), count, last_ns)
+    return DropCount(DropKey(netns, ifindex, reason, pkt_type, location, mac, ip), count)
 
 
 def parse_l3(data: bytes, off: int, ethertype: Optional[int]) -> dict:
@@ -82,9 +82,3 @@ def decode_event(raw: bytes) -> DropEvent:
     packet = parse_frame(data, bool(has_mac), noff, proto)
     return DropEvent(ts, location, netns, ifindex, reason, pkt_type, proto, frame_len, caplen, bool(has_mac), noff,
                      stack_id, cpu, data, packet)
-
-
-def parse_ip(text: str) -> Tuple[int, str]:
-    """(family, normalised text) or ValueError."""
-    addr = ipaddress.ip_address(text)
-    return addr.version, str(addr)

@@ -24,7 +24,6 @@ class DropKey:
 class DropCount:
     key: DropKey
     count: int
-    last_ns: int
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import os
 import struct
 import time
 from contextlib import contextmanager, nullcontext
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from ..errors import KernelError, PermissionDenied
 from ..kernel.caps import bpf_capability_problem
@@ -275,15 +275,14 @@ class DropSession(_Loaded):
     def _state(self) -> List[tuple]:
         return [ND_STATE.unpack_from(v) for v in self.maps["state"].per_cpu(_ZERO)]
 
-    def read_counts(self) -> List[Tuple[bytes, int, int]]:
-        """[(raw drop_key, count summed over CPUs, 0)]: the counts hash plus every CPU's pending slot (drops.c
+    def read_counts(self) -> List[Tuple[bytes, int]]:
+        """[(raw drop_key, count summed over CPUs)]: the counts hash plus every CPU's pending slot (drops.c
         counts a run of drops with the same key in the slot and moves it into the hash when the key changes).
 
         A snapshot is kept when no CPU moved a slot while the hash was read (each CPU's `seq` unchanged and even);
         under a flood that changes keys on every drop, the last of READ_ATTEMPTS is kept and may be off by one
-        slot for that moment. Once detached (end of run) every snapshot is exact.
-        The third field (a last-seen time) is not kept in the kernel (a bpf_ktime_get_ns() per drop): callers
-        derive "last seen" from count changes."""
+        slot for that moment. Once detached (end of run) every snapshot is exact. No last-seen time is kept in the
+        kernel (a bpf_ktime_get_ns() per drop): callers derive "last seen" from count changes."""
         table = self.maps["counts"]
         seq = STATE_SEQ
         for _ in range(READ_ATTEMPTS):
@@ -298,7 +297,7 @@ class DropSession(_Loaded):
             if cpu[pending]:
                 counts[cpu[last]] = counts.get(cpu[last], 0) + cpu[pending]
         self._counted = sum(counts.values())
-        return [(k, n, 0) for k, n in counts.items()]
+        return list(counts.items())
 
     def read_stats(self) -> Dict[str, int]:
         """Event and loss counters. "counted" (drops that passed the filters) is the counts map's total plus the
@@ -441,10 +440,4 @@ def _cleanup(bpf) -> None:
     atexit.unregister(bpf.cleanup)
 
 
-def kernel_time_offset() -> float:
-    """Seconds to add to bpf_ktime_get_ns() (CLOCK_MONOTONIC) to get wall-clock time."""
-    return time.time() - time.monotonic()
-
-
-EventCallback = Callable[[bytes], None]
 _U64 = struct.Struct("<Q")

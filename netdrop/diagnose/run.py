@@ -164,7 +164,7 @@ class Window:
 
 
 def analyse(kernel, names: Registry, cfg: DiagnoseConfig, w: Window, hooks, held=()) -> Report:
-    counts = [DropCount(k, n, 0) for k, n in since(w.base, w.end).items()]
+    counts = [DropCount(k, n) for k, n in since(w.base, w.end).items()]
     stats = {k: w.end.stats[k] - w.base.stats.get(k, 0) for k in w.end.stats}
     enricher = Enricher(kernel, names, w.after)
     counts = [c for c in counts if _in_scope(c, cfg, names, enricher)]

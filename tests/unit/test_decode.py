@@ -9,8 +9,8 @@ from netdrop.lab import wrong_mac_frame
 def test_decode_otherhost_key():
     raw = DROP_KEY.pack(4026532000, 2, 13, 3, 4, mac_bytes("02:de:ad:be:ef:01"), 0xFFFFFFFF81FF81BC,
                         socket.inet_aton("10.200.0.3") + b"\0" * 12)
-    c = decode_key(raw, 7, 123)
-    assert c.count == 7 and c.last_ns == 123
+    c = decode_key(raw, 7)
+    assert c.count == 7
     k = c.key
     assert (k.netns, k.ifindex, k.reason, k.pkt_type) == (4026532000, 2, 13, 3)
     assert k.dst_mac == "02:de:ad:be:ef:01" and k.daddr == "10.200.0.3"
@@ -18,7 +18,7 @@ def test_decode_otherhost_key():
 
 def test_decode_other_key_has_no_l2_detail():
     raw = DROP_KEY.pack(1, 2, 3, 0, 0, b"\0" * 6, 5, b"\0" * 16)
-    k = decode_key(raw, 1, 0).key
+    k = decode_key(raw, 1).key
     assert k.dst_mac is None and k.daddr is None
 
 

@@ -54,7 +54,7 @@ def event(reason=13, pkt_type=3, dst_mac="02:de:ad:be:ef:01", dst_ip="10.200.0.3
 
 
 def otherhost_count(n, reason=13):
-    return DropCount(DropKey(RX, 2, reason, 3, IP_RCV_CORE + 0x22C, "02:de:ad:be:ef:01", "10.200.0.3"), n, 1)
+    return DropCount(DropKey(RX, 2, reason, 3, IP_RCV_CORE + 0x22C, "02:de:ad:be:ef:01", "10.200.0.3"), n)
 
 
 def context(counts, events, before, after, kernel=None, focus=Focus()):
@@ -98,7 +98,7 @@ def test_kernel_without_reasons_infers_otherhost_from_location():
 
 
 def test_no_socket_and_focus():
-    ns = DropCount(DropKey(RX, 2, 3, 0, 0xFFFFFFFF82048C10 + 0x4BC), 2, 1)
+    ns = DropCount(DropKey(RX, 2, 3, 0, 0xFFFFFFFF82048C10 + 0x4BC), 2)
     evs = [event(reason=3, pkt_type=0, dst_mac="02:25:ad:fa:a8:be", dst_ip="10.200.0.2", dport=9)] * 2
     ctx = context([otherhost_count(3), ns], [event()] + evs, facts(), facts(otherhost=13))
     findings, _ = run(ctx, RULES)
