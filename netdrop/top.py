@@ -21,7 +21,7 @@ from .aggregate import Snapshot
 from .bpf.offsets import ProbeConfig
 from .enrich import Enricher
 from .errors import UsageError
-from .model import DropKey, DropRow
+from .model import DropCount, DropKey, DropRow
 from .net.links import HostFacts
 from .net.namespaces import Registry
 from .net.promisc import TemporaryPromisc
@@ -80,7 +80,7 @@ class Tracker:
             if c.count != before or key not in self.changed:
                 self.changed[key] = snap.at
             rate = (c.count - before) / dt if dt > 0 else None
-            out.append(self.enrich.row(type(c)(key, count, 0), rate=rate, last_seen=snap.at - self.changed[key]))
+            out.append(self.enrich.row(DropCount(key, count), rate=rate, last_seen=snap.at - self.changed[key]))
         self.prev = snap
         return out
 
