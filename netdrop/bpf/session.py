@@ -391,6 +391,11 @@ class ClassifySession(_Loaded):
                 if self.hooks:
                     self.mode = mode
                     break
+        if self.mode == "none" and self.prefer in ("fentry", "kprobe"):  # asked for by name: not a quiet fallback
+            self.close()
+            raise KernelError(f"--classify {self.prefer}: the hooks cannot attach here: {why[self.prefer]}",
+                              "use --classify auto (the kfree_skb evidence stands without them); "
+                              "`netdrop check` lists what this kernel allows")
         if self.mode == "none":
             reason = "; ".join(f"{m}: {w}" for m, w in why.items() if w) or "disabled (--classify none)"
             # the fentry probe is made on eth_type_trans; for ip_rcv_core's row that is said as what it is
