@@ -9,6 +9,7 @@ from typing import List, Optional, Tuple
 from . import sysctl as _sysctl
 from .netns import HOST, entered
 from .promisc import Holder, _socket_owners, packet_holders
+from .rawcounter import RawRule, raw_prerouting
 
 
 class NullHost:
@@ -31,6 +32,9 @@ class NullHost:
 
     def socket_owner(self, netns: str, proto: str, port: int) -> Optional[Tuple[int, str]]:
         return None
+
+    def raw_prerouting(self, netns: str, ip: str) -> List[RawRule]:
+        return []
 
 
 class LiveHost(NullHost):
@@ -69,6 +73,9 @@ class LiveHost(NullHost):
             cmd = ["ip", "netns", "exec", netns] + cmd
         r = subprocess.run(cmd, capture_output=True, text=True)
         return parse_nft_drops(r.stdout) if r.returncode == 0 else []
+
+    def raw_prerouting(self, netns, ip):
+        return raw_prerouting(netns, ip)
 
     def socket_owner(self, netns, proto, port):
         with entered(netns):
