@@ -17,6 +17,7 @@ from ..net.netns import HOST, NetnsNames
 from ..net.inspect import LiveHost
 from ..net.promisc import TemporaryPromisc
 from ..signals import stop_on_signals
+from . import path
 from .engine import Context, Focus, run
 from .rules import RULES
 
@@ -133,8 +134,22 @@ def analyse(kernel, names: NetnsNames, cfg: DiagnoseConfig, w: Window, hooks, he
                   host=LiveHost(), promisc_held=tuple(held), classes=w.classes)
     findings, notes = run(ctx, RULES)
     rows = sorted((enricher.row(c) for c in counts), key=lambda r: (-r.count, r.reason))
+    paths = [path.build(f, hooks) for f in findings]
+    top = paths[0] if paths else _silence_path(cfg, w, hooks)
     return Report(findings, rows, notes, stats.get("lost", 0), stats.get("sampled", 0), hooks, w.duration,
-                  kernel.release)
+                  kernel.release, paths, top)
+
+
+def _silence_path(cfg: DiagnoseConfig, w: Window, hooks) -> list:
+    """No finding: for --ip, where its frames would have died on the interface that owns it."""
+    owners = w.after.find_ip(cfg.ip) if cfg.ip else []
+    if not owners:
+        return []
+    o = owners[0]
+    attached = any(h.get("attached") and h.get("name", "").startswith("eth_type_trans") for h in hooks)
+    classified = sum(v["classified"] for (ns, ifindex, _mac), v in w.classes.items()
+                     if ns == o.netns_inode and ifindex == o.ifindex) if attached else None
+    return path.silence(o, hooks, cfg.ip, classified)
 
 
 def _in_scope(c: DropCount, cfg: DiagnoseConfig, names: NetnsNames, enricher) -> bool:

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from ..model import DropRow, Finding, Note, Report
 from .columns import BY_KEY, DIAGNOSE_COLUMNS
+from .path import path_block
 from .text import plain
 
 CAUSE_STYLE = {"mac-mismatch": "bold red"}
@@ -45,7 +46,7 @@ def _hanging(label: Text, text: Text) -> Table:
     return grid
 
 
-def finding_panel(i: int, f: Finding) -> Panel:
+def finding_panel(i: int, f: Finding, stages=()) -> Panel:
     head = Text()
     head.append_text(plain(f.title + ".", "bold"))
     head.append("\n")
@@ -54,6 +55,9 @@ def finding_panel(i: int, f: Finding) -> Panel:
     if f.evidence:
         parts.append(Text("Evidence:", style="bold"))
         parts.extend(_hanging(Text("  - "), plain(e)) for e in f.evidence)
+        parts.append(Text())
+    if stages:
+        parts.extend(path_block(stages))
         parts.append(Text())
     parts.append(_hanging(Text("Fix: ", style="bold green"), plain(f.fix)))
     title = Text.assemble((f"Finding {i}: ", "bold"), (f.cause, CAUSE_STYLE.get(f.cause, "bold yellow")))
@@ -85,9 +89,11 @@ def render_report(r: Report) -> RGroup:
         verdict = Text("Verdict: no cause found", "bold green")
     parts.append(verdict)
     for i, f in enumerate(r.findings, 1):
-        parts.append(finding_panel(i, f))
+        parts.append(finding_panel(i, f, r.paths[i - 1] if i <= len(r.paths) else ()))
     for n in r.notes:
         parts.append(note_text(n))
+    if not r.findings:
+        parts.extend(path_block(r.path, "Receive path of the traffic asked about (X: where it would die):"))
     if r.drops:
         parts.append(drops_table(r.drops, title=f"All drops in the window ({sum(d.count for d in r.drops):,})"))
     tail = f"events: lost {r.lost_events}, sampled away {r.sampled_events} (counts are exact, in-kernel)"
