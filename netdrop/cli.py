@@ -233,7 +233,7 @@ def lab_status(app: App) -> None:
 @lab.command("traffic")
 @click.option("--count", "-c", type=click.IntRange(1, 10_000_000), default=3, show_default=True)
 @click.option("--kind", type=click.Choice(["wrong-mac", "closed-port", "correct", "rp-filter", "not-local",
-                                           "netfilter", "rcvbuf", "wrong-mac6", "closed-port6", "backlog"]),
+                                           "netfilter", "rcvbuf", "wrong-mac6", "closed-port6", "vlan", "backlog"]),
               default="wrong-mac", show_default=True,
               help="wrong-mac: to the secondary address; closed-port: UDP to a closed port; the others need the "
                    "lab scenario of the same name (or multi); backlog sends broadcast frames, one CPU_BACKLOG "

@@ -47,6 +47,8 @@ SCENARIOS = {
     "ipv6": "the wrong-MAC fault for IPv6: the sender's static neighbour entry for fd00:200::3 points at the wrong "
             "MAC (ip6_rcv_core drops the frames as OTHERHOST)",
     "multi": "the wrong MAC plus rp-filter, not-local, netfilter and rcvbuf at once",
+    "vlan": "the wrong-MAC fault on an 802.1Q VLAN: the sender's vA.100 has a static entry pointing the receiver's "
+            "secondary VLAN address (on vB.100) at a wrong MAC",
     "backlog": "a bridge in the receiver fans each broadcast frame of `traffic --kind backlog` out to 4 veth ports "
                "while the host-wide net.core.netdev_max_backlog is 2 (for the send only, restored at once): one "
                "CPU_BACKLOG drop per frame",
@@ -56,6 +58,9 @@ SPOOF_SRC = "10.99.0.1"  # rp-filter: configured on the sender, unroutable from 
 NOT_LOCAL_IP = "10.200.0.9"
 NF_PORT, SINK_PORT = 7001, 7002
 SINK_NAME = "ndlab-sink"
+VLAN_ID = 100
+VLAN_TX_IF, VLAN_RX_IF = f"{TX_IF}.{VLAN_ID}", f"{RX_IF}.{VLAN_ID}"
+VLAN_SENDER_IP, VLAN_PRIMARY_IP, VLAN_SECONDARY_IP = "10.201.0.1", "10.201.0.2", "10.201.0.3"
 OLD_RX_MAC = "02:25:ad:fa:a8:00"  # changed-mac: what vB had before the change
 
 
@@ -212,7 +217,22 @@ def _build_backlog() -> None:
     build()
 
 
+def _build_vlan() -> None:
+    for ns, lower, name in ((TX_NS, TX_IF, VLAN_TX_IF), (RX_NS, RX_IF, VLAN_RX_IF)):
+        r = ip("-n", ns, "link", "add", "link", lower, "name", name, "type", "vlan", "id", str(VLAN_ID), check=False)
+        if r.returncode != 0:
+            raise NetdropError(f"could not create the VLAN interface {name}: {r.stderr.strip()}",
+                               "this kernel has no 802.1Q support (CONFIG_VLAN_8021Q, module 8021q)")
+        ip("-n", ns, "link", "set", name, "up")
+    ip("-n", RX_NS, "addr", "add", f"{VLAN_PRIMARY_IP}/{PREFIXLEN}", "dev", VLAN_RX_IF)
+    ip("-n", RX_NS, "addr", "add", f"{VLAN_SECONDARY_IP}/{PREFIXLEN}", "dev", VLAN_RX_IF)
+    ip("-n", TX_NS, "addr", "add", f"{VLAN_SENDER_IP}/{PREFIXLEN}", "dev", VLAN_TX_IF)
+    ip("-n", TX_NS, "neigh", "replace", VLAN_SECONDARY_IP, "lladdr", WRONG_MAC, "dev", VLAN_TX_IF, "nud", "permanent")
+    ip("-n", TX_NS, "neigh", "replace", VLAN_PRIMARY_IP, "lladdr", RX_MAC, "dev", VLAN_TX_IF, "nud", "permanent")
+
+
 EXTRAS = {
+    "vlan": (_build_vlan,),
     "changed-mac": (_build_changed_mac,),
     "macvlan": (_build_macvlan,),
     "rp-filter": (_build_rp_filter,),
