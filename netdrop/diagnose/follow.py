@@ -49,11 +49,11 @@ def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Calla
             TemporaryPromisc(targets) as held:
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
         before = HostFacts.collect(names)
-        write_ready(cfg.ready_file)
-        on_ready(held.held)
-        start = time.monotonic()
-        next_tick = start + interval
-        with stop_on_signals() as stop:
+        with stop_on_signals() as stop:  # before the ready file: a signal right after it ends the run cleanly
+            write_ready(cfg.ready_file)
+            on_ready(held.held)
+            start = time.monotonic()
+            next_tick = start + interval
             while time.monotonic() - start < cfg.duration and not stop.is_set():
                 stop.wait(0.1)
                 events.extend(col.events())

@@ -78,11 +78,14 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
             classify_session(kernel, cfg) as cls:
         base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
         before = HostFacts.collect(names)  # read after attaching: the trace window covers the counter's
-        write_ready(cfg.ready_file)
-        on_ready(held.held)
-        start = time.monotonic()
-        deadline = start + cfg.duration
-        with stop_on_signals() as stop:  # Ctrl-C ends the window early; the verdict still follows
+        # Ctrl-C / SIGTERM end the window early and the verdict still follows. The handlers go in before the ready
+        # file exists: a signal sent as soon as it appears must end the window, not kill netdrop (or, with SIGINT
+        # ignored as in a shell's background job, be lost).
+        with stop_on_signals() as stop:
+            write_ready(cfg.ready_file)
+            on_ready(held.held)
+            start = time.monotonic()
+            deadline = start + cfg.duration
             while not stop.is_set():
                 now = time.monotonic()
                 if now >= deadline:
