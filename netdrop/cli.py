@@ -205,7 +205,7 @@ def lab() -> None:
 @lab.command("up")
 @click.option("--scenario", default="wrong-mac", show_default=True, help="Which fault to build (see docs/usage.md).",
               type=click.Choice(["wrong-mac", "bridge", "changed-mac", "macvlan", "rp-filter", "not-local",
-                                 "netfilter", "rcvbuf", "ipv6", "multi", "backlog"]))
+                                 "netfilter", "rcvbuf", "ipv6", "vlan", "multi", "backlog"]))
 @pass_app
 def lab_up(app: App, scenario: str) -> None:
     """Build the lab (rebuilds it if it exists)."""
