@@ -11,7 +11,8 @@
 IFS=, read -r MAC PRIMARY SECONDARY PLEN HOSTIP N PORT DONE <<EOF2
 $NETDROP_NIC
 EOF2
-nd() { python3 -m netdrop "$@"; }
+# netdrop is started as `python3 -m netdrop ... &`, never through a shell function: $! must be netdrop's own pid
+# (a function in the background is a subshell, and signalling that would orphan netdrop).
 waitfor() {  # $1: a shell condition; up to 300 s (bcc compiles for a minute under TCG)
   i=0; while ! eval "$1" && [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done
 }
@@ -32,7 +33,7 @@ window() {  # $1: run number; the rest: extra diagnose options. Prints the repor
   r=$1; shift
   rm -f /tmp/e.ready /tmp/u.ready
   before=$(promisc)
-  nd --debug diagnose --json --ip "$SECONDARY" --duration 420 --ready-file /tmp/e.ready "$@" \
+  python3 -m netdrop --debug diagnose --json --ip "$SECONDARY" --duration 420 --ready-file /tmp/e.ready "$@" \
     >/tmp/e.json 2>/tmp/e.err &
   dpid=$!
   waitfor '[ -f /tmp/e.ready ]'
@@ -61,7 +62,7 @@ echo "@@@ e1000e_tcpdump pid=$tpid captured=$(tcpdump -r /tmp/cap.pcap -n 2>/dev
 window 3 --promisc
 # SIGKILL while holding the interface promiscuous: the kernel drops the membership with the socket.
 rm -f /tmp/e.ready
-nd diagnose --json --ip "$SECONDARY" --promisc --classify none --duration 420 --ready-file /tmp/e.ready \
+python3 -m netdrop diagnose --json --ip "$SECONDARY" --promisc --classify none --duration 420 --ready-file /tmp/e.ready \
   >/dev/null 2>&1 &
 kpid=$!
 waitfor '[ -f /tmp/e.ready ]'
