@@ -107,10 +107,12 @@ def judge(s: Dict[str, str], has_counter: Optional[bool]) -> Dict:
     for r in (1, 2, 3):
         h, rep = _header(s.get(f"e1000e_{r}", "")), _report(s.get(f"e1000e_{r}"))
         f = _mac(rep)
-        other = sum(d["count"] for d in (rep or {}).get("drops", []) if d.get("reason") == "OTHERHOST")
+        rows = [d for d in (rep or {}).get("drops", []) if d.get("reason") == "OTHERHOST"]
+        other = sum(d["count"] for d in rows)
         stage = next((p for p in (rep or {}).get("path", []) if p.get("drop")), {})
         runs.append({"run": r, "rc": h.get("rc"), "count": f.get("count", 0), "otherhost_drops": other,
                      "counter_delta": f.get("counter_delta"), "location": f.get("location"),
+                     "pkt_type": "/".join(sorted({d.get("pkt_type", "?") for d in rows})) or None,
                      "classified": f.get("classified"), "reached_ip": f.get("reached_ip"),
                      "promiscuous_by": f.get("promiscuous_by"), "raw_prerouting": h.get("raw"),
                      "promiscuity": f"{h.get('promiscuity_before')}/{h.get('during')}/{h.get('after')}",
@@ -132,8 +134,9 @@ def judge(s: Dict[str, str], has_counter: Optional[bool]) -> Dict:
             errors.append(f"window {r['run']}: {r['count']} dropped as OTHERHOST, sent {N}")
         if has_counter and r["counter_delta"] != N:
             errors.append(f"window {r['run']}: counter delta {r['counter_delta']}, sent {N}")
-        if not has_counter and not (r["location"] or "").startswith("ip_rcv"):
-            errors.append(f"window {r['run']}: location {r['location']} is not in ip_rcv/ip_rcv_core")
+        if not has_counter and not ((r["location"] or "").startswith("ip_rcv") and r["pkt_type"] == "OTHERHOST"):
+            errors.append(f"window {r['run']}: location {r['location']}, pkt_type {r['pkt_type']}: not an OTHERHOST "
+                          "drop in ip_rcv/ip_rcv_core")
         if r["raw_prerouting"] != "0":
             errors.append(f"window {r['run']}: raw PREROUTING counted {r['raw_prerouting']}")
         if r["drop_stage"] != "ip_rcv_core":

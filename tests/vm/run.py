@@ -209,18 +209,19 @@ def print_scenarios(results: List[Dict]) -> None:
     if rows:
         print()
         print(f"| guest | kernel | driver | window | promiscuous by | drops seen (sent {NIC.N}) | counter delta | "
-              "raw PREROUTING counter | classified / reached ip_rcv_core | drop stage | promiscuity before/during/after "
-              "| result |")
-        print("| --- " * 12 + "|")
+              "raw PREROUTING counter | classified / reached ip_rcv_core | drop stage | location, pkt_type | "
+              "promiscuity before/during/after | result |")
+        print("| --- " * 13 + "|")
         for r in rows:
             e = r["e1000e"]
             for w in e.get("runs", []):
                 who = ", ".join(w["promiscuous_by"] or []) or "nobody"
                 print(f"| {SUITES.get(r['suite'], r['suite'])} | {r['kernel']} | {c(e.get('driver'))} | {w['run']} | "
                       f"{who} | {w['otherhost_drops']} | {c(w['counter_delta'])} | {c(w['raw_prerouting'])} | "
-                      f"{c(w['classified'])} / {c(w['reached_ip'])} | {c(w['drop_stage'])} | {w['promiscuity']} | "
+                      f"{c(w['classified'])} / {c(w['reached_ip'])} | {c(w['drop_stage'])} | "
+                      f"{c(w['location'])}, {c(w['pkt_type'])} | {w['promiscuity']} | "
                       f"{'PASS' if e['ok'] else 'FAIL'} |")
-            print(f"| {SUITES.get(r['suite'], r['suite'])} | | | SIGKILL | netdrop --promisc | | | | | | "
+            print(f"| {SUITES.get(r['suite'], r['suite'])} | | | SIGKILL | netdrop --promisc | | | | | | | "
                   f"{c(e.get('kill', {}).get('during'))} -> {c(e.get('kill', {}).get('after'))} | |")
             for err in e.get("errors", []):
                 print(f"{r['suite']} e1000e: {err}", file=sys.stderr)
