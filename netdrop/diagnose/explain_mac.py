@@ -29,7 +29,7 @@ def explain_mac_mismatch(ctx, g) -> Finding:
     explanation = (f"eth_type_trans() marked them PACKET_OTHERHOST and {g.location.split('+')[0]}() discarded them "
                    f"before netfilter: no iptables/nft rule or counter sees them "
                    f"({counter_text(delta, traced_iface_total)}).")
-    evidence = [f"seen destination MAC {g.dst_mac}, expected {expected} ({ifname} in netns {g.netns})",
+    evidence = [f"seen destination MAC {g.dst_mac}, expected {expected or 'unknown'} ({ifname} in netns {g.netns})",
                 f"dropped at {g.location}"]
     if local is None and ip:
         elsewhere = ", ".join(f"{o.name} in netns {o.netns}" for o in owners) or "no interface netdrop can see"
@@ -145,6 +145,7 @@ def _neigh_dict(ctx, ip, seen_mac, sender_ip, sender_mac):
 
 
 def _sender_and_fix(ctx, ip, seen_mac, expected, sender_ip, sender_mac, iface, netns):
+    expected = expected or "<the receiver's MAC>"  # the interface vanished before its facts were read
     announce = ""
     if iface is not None and ip:
         announce = f"`{exec_prefix(netns)}arping -U -c 3 -I {iface.name} {ip}` announces the right MAC"

@@ -153,3 +153,13 @@ def test_render_wrapped_evidence_and_fix_hang_under_their_text():
     assert lines[bullet + 1].startswith("│     ") and lines[bullet + 1][6] != " ", text
     fix = next(i for i, line in enumerate(lines) if line.startswith("│ Fix: "))
     assert lines[fix + 1].startswith("│      ") and lines[fix + 1][7] != " ", text
+
+
+def test_vanished_receiver_never_prints_none():
+    """The receiving interface is gone when facts are read (e.g. a lab torn down in the window): no 'None' text."""
+    gone = HostFacts([i for i in facts().interfaces if i.name != "vB"], NetnsNames({"ndlab-rx": RX, "ndlab-tx": TX},
+                                                                                   own=1))
+    ctx = context([otherhost_count(2)], [event()], gone, gone)
+    f = run(ctx, RULES)[0][0]
+    text = " ".join([f.title, f.explanation, f.fix, *f.evidence])
+    assert "None" not in text and "lladdr <the receiver's MAC>" in f.fix
