@@ -2,8 +2,11 @@
 
 Usage (root): python3 tests/vm/run.py [bullseye] [bookworm] [trixie]    (default: all three; `make vm-test`)
 Guests are built once by tests/vm/build.sh and cached in tests/vm/cache/ (git-ignored). The checkout goes in as a
-second, read-only disk; the guests get no network. Prints per kernel: hooks, drop-reason support, the finding's
-count against the N packets sent and the counter, and exits non-zero if any kernel fails.
+second, read-only disk; the guests get no network but an emulated e1000e NIC joined to a tap in a namespace the
+harness creates (nic.py: the e1000e scenario; NETDROP_VM_E1000E names the guests that get it, default all).
+Prints per kernel: hooks, drop-reason support, the finding's count against the N packets sent and the counter, the
+e1000e and VLAN scenarios' tables, and exits non-zero if any kernel fails.
+NETDROP_VM_STEPS=scenarios (or e1000e) runs only `check` and those scenarios in the guests, to work on them.
 """
 from __future__ import annotations
 
