@@ -35,8 +35,8 @@ def test_wrong_mac_finding_has_exact_fields(lab, background):
     assert report["hooks"][0]["name"] == "skb:kfree_skb" and report["hooks"][0]["attached"]
     drops = [d for d in report["drops"] if d["reason"] == "OTHERHOST"]
     assert drops == [{"reason": "OTHERHOST", "location": drops[0]["location"], "interface": L.RX_IF,
-                      "netns": L.RX_NS, "count": 7, "seen_dst_mac": L.WRONG_MAC, "expected_mac": L.RX_MAC,
-                      "ip": L.SECONDARY_IP}]
+                      "netns": L.RX_NS, "count": 7, "pkt_type": "OTHERHOST", "seen_dst_mac": L.WRONG_MAC,
+                      "expected_mac": L.RX_MAC, "ip": L.SECONDARY_IP}]
     assert drops[0]["location"].startswith("ip_rcv_core+0x") or drops[0]["location"].startswith("ip_rcv+0x")
 
 
