@@ -71,7 +71,8 @@ def _classes(ctx, g, iface):
     if not g.dst_mac:
         return None
     keys = [(g.netns_inode, g.ifindex, g.dst_mac)]
-    if iface is not None and iface.link:
+    # only a VLAN: a veth's IFLA_LINK is its peer, in another namespace, whose ifindex may equal this one's
+    if iface is not None and iface.kind == "vlan" and iface.link and iface.link != g.ifindex:
         keys.append((g.netns_inode, iface.link, g.dst_mac))
     hits = [ctx.classes[k] for k in keys if k in ctx.classes]
     if not hits:

@@ -163,3 +163,22 @@ def test_vanished_receiver_never_prints_none():
     f = run(ctx, RULES)[0][0]
     text = " ".join([f.title, f.explanation, f.fix, *f.evidence])
     assert "None" not in text and "lladdr <the receiver's MAC>" in f.fix
+
+
+def _with_link(f, name, kind, link):
+    from dataclasses import replace
+    return HostFacts([replace(i, kind=kind, link=link) if i.name == name else i for i in f.interfaces], f.names)
+
+
+def test_hook_counts_of_a_vlan_add_its_lower_device_only():
+    """eth_type_trans counts a VLAN's frames on the lower device: added for a VLAN. A veth's IFLA_LINK is its peer
+    in another namespace, which may have the same ifindex: never added (it doubled the counts)."""
+    classes = {(RX, 2, "02:de:ad:be:ef:01"): {"classified": 5, "reached_ip": 0},
+               (RX, 3, "02:de:ad:be:ef:01"): {"classified": 0, "reached_ip": 5}}
+    vlan = _with_link(facts(), "vB", "vlan", 3)
+    veth = _with_link(facts(), "vB", "veth", 2)
+    for f, want in ((vlan, (5, 5)), (veth, (5, 0))):
+        ctx = context([otherhost_count(5)], [event()], f, f)
+        ctx.classes = classes
+        d = run(ctx, RULES)[0][0].to_dict()
+        assert (d["classified"], d["reached_ip"]) == want
