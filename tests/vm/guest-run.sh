@@ -2,7 +2,8 @@
 # Inside a guest: `netdrop check`, then the lab scenario with N wrong-MAC packets, once with the classification
 # hooks chosen automatically (fentry where allowed) and once with kprobes forced; then the unit and integration
 # tests; then the VLAN case and, when the harness joined an e1000e (NETDROP_NIC), that scenario; then the cost of the
-# hooks. NETDROP_STEPS=cost (make bench): only `check` and the cost; =scenarios: only check, VLAN and e1000e.
+# hooks. NETDROP_STEPS=cost (make bench): only `check` and the cost; =scenarios: only check, VLAN and e1000e;
+# =lab: check, the lab report runs, VLAN and e1000e (no test suite, no cost).
 N=5
 nd() { python3 -m netdrop "$@"; }
 echo "@@@ check"
@@ -21,9 +22,11 @@ lab_run() {  # $1: section name, $2: --classify mode, $3: lab scenario and traff
   grep -v "^$" /tmp/diag.err /tmp/lab.err | tail -5
   nd lab down >/dev/null
 }
-if [ "${NETDROP_STEPS:-all}" = all ]; then
+case "${NETDROP_STEPS:-all}" in all|lab)
   lab_run report auto
-  lab_run report_kprobe kprobe
+  lab_run report_kprobe kprobe ;;
+esac
+if [ "${NETDROP_STEPS:-all}" = all ]; then
   echo "@@@ pytest"
   python3 -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest -rfEs --tb=short tests/unit tests/integration 2>&1 \
     | tail -150
@@ -33,6 +36,6 @@ if [ "${NETDROP_STEPS:-all}" != cost ]; then
   [ "${NETDROP_STEPS:-all}" != e1000e ] && lab_run vlan auto vlan "iface=vB.100 mac=02:25:ad:fa:a8:be ip=10.201.0.3"
   [ -n "$NETDROP_NIC" ] && sh tests/vm/guest-e1000e.sh 2>&1
 fi
-case "${NETDROP_STEPS:-all}" in scenarios|e1000e) exit 0 ;; esac
+case "${NETDROP_STEPS:-all}" in scenarios|e1000e|lab) exit 0 ;; esac
 echo "@@@ cost"
 python3 tests/vm/hookcost.py

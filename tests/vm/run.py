@@ -6,7 +6,8 @@ second, read-only disk; the guests get no network but an emulated e1000e NIC joi
 harness creates (nic.py: the e1000e scenario; NETDROP_VM_E1000E names the guests that get it, default all).
 Prints per kernel: hooks, drop-reason support, the finding's count against the N packets sent and the counter, the
 e1000e and VLAN scenarios' tables, and exits non-zero if any kernel fails.
-NETDROP_VM_STEPS=scenarios (or e1000e) runs only `check` and those scenarios in the guests, to work on them.
+NETDROP_VM_STEPS=scenarios (or e1000e, or lab: with the lab report runs) runs only `check` and those scenarios in
+the guests, to work on them.
 """
 from __future__ import annotations
 
