@@ -142,6 +142,8 @@ class DropRow:
     def to_dict(self) -> Dict[str, Any]:
         d = {"reason": self.reason, "location": self.location, "interface": self.interface, "netns": self.netns,
              **netns_fields(self.netns, self.netns_id), "count": self.count}
+        if self.pkt_type != "-":
+            d["pkt_type"] = self.pkt_type
         if self.dst_mac:
             d["seen_dst_mac"] = self.dst_mac
             if self.iface_mac:
@@ -219,16 +221,22 @@ class Report:
     hooks: List[Dict[str, Any]]
     duration: float
     kernel: str
+    paths: List[List[Any]] = field(default_factory=list)  # diagnose.path.Stage lists, one per finding
+    path: List[Any] = field(default_factory=list)  # the first finding's, or where the asked-for traffic would die
 
     def to_dict(self) -> Dict[str, Any]:
+        findings = [f.to_dict() for f in self.findings]
+        for d, p in zip(findings, self.paths):
+            d["path"] = [s.to_dict() for s in p]
         return {
             "schema": 2,
             "kernel": self.kernel,
             "duration": round(self.duration, 3),
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": findings,
             "drops": [r.to_dict() for r in self.drops],
             "notes": [asdict(n) for n in self.notes],
             "lost_events": self.lost_events,
             "sampled_events": self.sampled_events,
             "hooks": self.hooks,
+            "path": [s.to_dict() for s in self.path],
         }

@@ -226,14 +226,14 @@ def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[
                                    f"interface={row.interface}")
                     n["printed"] += 1
 
-            if cfg.ready_file:
-                with open(cfg.ready_file, "w") as f:
-                    f.write("ready\n")
-            on_ready()
-            start = time.monotonic()
-            reported = (0, 0)
-            next_stats = start + 1.0
-            with stop_on_signals() as stop:
+            with stop_on_signals() as stop:  # before the ready file: a signal right after it ends the run cleanly
+                if cfg.ready_file:
+                    with open(cfg.ready_file, "w") as f:
+                        f.write("ready\n")
+                on_ready()
+                start = time.monotonic()
+                reported = (0, 0)
+                next_stats = start + 1.0
                 while time.monotonic() - start < cfg.duration and not (cfg.count and n["printed"] >= cfg.count) \
                         and not stop.is_set():
                     batch = col.raw_events(max_events=20_000)

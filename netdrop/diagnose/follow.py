@@ -57,11 +57,11 @@ def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Calla
         known = dict(names.spaces)
         before = HostFacts.collect(names)
         enricher = Enricher(kernel, names, before)
-        write_ready(cfg.ready_file)
-        on_ready(held.held)
-        start = time.monotonic()
-        next_tick = start + interval
-        with stop_on_signals() as stop:
+        with stop_on_signals() as stop:  # before the ready file: a signal right after it ends the run cleanly
+            write_ready(cfg.ready_file)
+            on_ready(held.held)
+            start = time.monotonic()
+            next_tick = start + interval
             while time.monotonic() - start < cfg.duration and not stop.is_set():
                 stop.wait(0.1)
                 events.extend(col.events())

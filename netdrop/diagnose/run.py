@@ -19,6 +19,7 @@ from ..net.netns import HOST
 from ..net.inspect import LiveHost
 from ..net.promisc import TemporaryPromisc
 from ..signals import stop_on_signals
+from . import path
 from .engine import Context, Focus, run
 from .rules import RULES
 from .text import ip_cmd
@@ -103,12 +104,15 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
         known = dict(names.spaces)
         before = HostFacts.collect(names)  # read after attaching: the trace window covers the counter's
         enricher = Enricher(kernel, names, before)
-        write_ready(cfg.ready_file)
-        on_ready(held.held)
-        start = time.monotonic()
-        deadline = start + cfg.duration
-        next_look = start + DISCOVER_SECONDS
-        with stop_on_signals() as stop:  # Ctrl-C ends the window early; the verdict still follows
+        # Ctrl-C / SIGTERM end the window early and the verdict still follows. The handlers go in before the ready
+        # file exists: a signal sent as soon as it appears must end the window, not kill netdrop (or, with SIGINT
+        # ignored as in a shell's background job, be lost).
+        with stop_on_signals() as stop:
+            write_ready(cfg.ready_file)
+            on_ready(held.held)
+            start = time.monotonic()
+            deadline = start + cfg.duration
+            next_look = start + DISCOVER_SECONDS
             while not stop.is_set():
                 now = time.monotonic()
                 if now >= deadline:
@@ -172,8 +176,22 @@ def analyse(kernel, names: Registry, cfg: DiagnoseConfig, w: Window, hooks, held
                   host=LiveHost(), promisc_held=tuple(held), classes=w.classes, born=w.born)
     findings, notes = run(ctx, RULES)
     rows = sorted((enricher.row(c) for c in counts), key=lambda r: (-r.count, r.reason))
+    paths = [path.build(f, hooks) for f in findings]
+    top = paths[0] if paths else _silence_path(cfg, w, hooks)
     return Report(findings, rows, notes, stats.get("lost", 0), stats.get("sampled", 0), hooks, w.duration,
-                  kernel.release)
+                  kernel.release, paths, top)
+
+
+def _silence_path(cfg: DiagnoseConfig, w: Window, hooks) -> list:
+    """No finding: for --ip, where its frames would have died on the interface that owns it."""
+    owners = w.after.find_ip(cfg.ip) if cfg.ip else []
+    if not owners:
+        return []
+    o = owners[0]
+    attached = any(h.get("attached") and h.get("name", "").startswith("eth_type_trans") for h in hooks)
+    classified = sum(v["classified"] for (ns, ifindex, _mac), v in w.classes.items()
+                     if ns == o.netns_inode and ifindex == o.ifindex) if attached else None
+    return path.silence(o, hooks, cfg.ip or "", classified)
 
 
 def _in_scope(c: DropCount, cfg: DiagnoseConfig, names: Registry, enricher) -> bool:

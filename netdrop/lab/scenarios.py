@@ -16,7 +16,8 @@ from ..net import netns
 from . import backlog
 from .topology import (BASELINE_SYSCTLS, MV_IP, MV_NS, NF_PORT, NO_ROUTE_NET, NOT_LOCAL_IP, OLD_RX_MAC, PREFIX,
                        PREFIXLEN, PRIMARY_IP, PRIMARY_IP6, RX_IF, RX_MAC, RX_NS, SECONDARY_IP, SECONDARY_IP6,
-                       SENDER_IP6, SINK_NAME, SINK_PORT, SPOOF_SRC, TX_IF, TX_MAC, TX_NS, WRONG_MAC, build_macvlan,
+                       SENDER_IP6, SINK_NAME, SINK_PORT, SPOOF_SRC, TX_IF, TX_MAC, TX_NS, VLAN_ID, VLAN_PRIMARY_IP,
+                       VLAN_RX_IF, VLAN_SECONDARY_IP, VLAN_SENDER_IP, VLAN_TX_IF, WRONG_MAC, build_macvlan,
                        build_pair, ip, namespaces, require_root, set_sysctls, status, sysctl_in)
 from .traffic import send
 
@@ -30,6 +31,7 @@ class Scenario:
     causes: Tuple[Tuple[str, Optional[int]], ...] = ()  # what diagnose finds for it: (cause, count; None: any > 0)
     netns: str = RX_NS  # where its drops happen
     bridge: bool = False  # the base pair's addresses on a bridge
+    needs: str = ""  # the hint its build raises (HostError) on a kernel that lacks what it needs
 
 
 def _build_changed_mac() -> None:
@@ -121,6 +123,22 @@ def _build_ipv6_disabled() -> None:
     sysctl_in(RX_NS, f"net.ipv6.conf.{RX_IF}.disable_ipv6", "1")
 
 
+VLAN_HINT = "this kernel has no 802.1Q support (CONFIG_VLAN_8021Q, module 8021q)"
+
+
+def _build_vlan() -> None:
+    for ns, lower, name in ((TX_NS, TX_IF, VLAN_TX_IF), (RX_NS, RX_IF, VLAN_RX_IF)):
+        r = ip("-n", ns, "link", "add", "link", lower, "name", name, "type", "vlan", "id", str(VLAN_ID), check=False)
+        if r.returncode != 0:
+            raise HostError(f"could not create the VLAN interface {name}: {r.stderr.strip()}", VLAN_HINT)
+        ip("-n", ns, "link", "set", name, "up")
+    ip("-n", RX_NS, "addr", "add", f"{VLAN_PRIMARY_IP}/{PREFIXLEN}", "dev", VLAN_RX_IF)
+    ip("-n", RX_NS, "addr", "add", f"{VLAN_SECONDARY_IP}/{PREFIXLEN}", "dev", VLAN_RX_IF)
+    ip("-n", TX_NS, "addr", "add", f"{VLAN_SENDER_IP}/{PREFIXLEN}", "dev", VLAN_TX_IF)
+    ip("-n", TX_NS, "neigh", "replace", VLAN_SECONDARY_IP, "lladdr", WRONG_MAC, "dev", VLAN_TX_IF, "nud", "permanent")
+    ip("-n", TX_NS, "neigh", "replace", VLAN_PRIMARY_IP, "lladdr", RX_MAC, "dev", VLAN_TX_IF, "nud", "permanent")
+
+
 def _scenarios() -> Tuple[Scenario, ...]:
     wrong = (("mac-mismatch", 3),)
     return (
@@ -158,6 +176,9 @@ def _scenarios() -> Tuple[Scenario, ...]:
         Scenario("ipv6-disabled", "the sender sends IPv6 to the receiver, whose vB has IPv6 disabled "
                  "(net.ipv6.conf.vB.disable_ipv6=1): ipv6_rcv drops every packet (IPV6DISABLED)",
                  (_build_ipv6_disabled,), (("closed-port6", 4),), (("ipv6-disabled", 4),)),
+        Scenario("vlan", "the wrong-MAC fault on an 802.1Q VLAN: the sender's vA.100 has a static entry pointing "
+                 "the receiver's secondary VLAN address (on vB.100) at a wrong MAC", (_build_vlan,), (("vlan", 3),),
+                 wrong, needs=VLAN_HINT),
         Scenario("multi", "the wrong MAC plus rp-filter, not-local, netfilter and rcvbuf at once",
                  (_build_rp_filter, _build_not_local, _build_netfilter, _build_sink),
                  (("wrong-mac", 3), ("rp-filter", 2)), (("mac-mismatch", 3), ("rp-filter", 2))),

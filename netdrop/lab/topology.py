@@ -31,6 +31,9 @@ NO_ROUTE_NET, NO_ROUTE_IP = "10.202.0.0/24", "10.202.0.9"  # forwarding: the sen
 NF_PORT, SINK_PORT = 7001, 7002
 SINK_NAME = "ndlab-sink"
 OLD_RX_MAC = "02:25:ad:fa:a8:00"  # changed-mac: what vB had before the change
+VLAN_ID = 100  # vlan: the wrong-MAC fault on vA.100 -> vB.100
+VLAN_TX_IF, VLAN_RX_IF = f"{TX_IF}.{VLAN_ID}", f"{RX_IF}.{VLAN_ID}"
+VLAN_SENDER_IP, VLAN_PRIMARY_IP, VLAN_SECONDARY_IP = "10.203.0.1", "10.203.0.2", "10.203.0.3"
 
 
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:

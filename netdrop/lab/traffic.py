@@ -22,6 +22,7 @@ KINDS: Dict[str, Tuple[str, int, Optional[str], int]] = {
     "no-route": (L.NO_ROUTE_IP, 7000, None, 16),
     "netfilter": (L.PRIMARY_IP, L.NF_PORT, None, 16),
     "rcvbuf": (L.PRIMARY_IP, L.SINK_PORT, None, 512),
+    "vlan": (L.VLAN_SECONDARY_IP, L.UDP_PORT, None, 16),
     "wrong-mac6": (L.SECONDARY_IP6, L.UDP_PORT, None, 16),
     "closed-port6": (L.PRIMARY_IP6, L.CLOSED_PORT, None, 16),
     "wrong-mac-vxlan": (f"{L.VXLAN_NET}.2", L.UDP_PORT, None, 16),  # over lab.build_vxlan()'s tunnel

@@ -9,6 +9,7 @@ from typing import List, Optional, Tuple
 from . import sysctl as _sysctl
 from .netns import entered, handle_of
 from .promisc import Holder, _socket_owners, packet_holders
+from .rawcounter import RawRule, raw_prerouting
 
 
 class NullHost:
@@ -35,6 +36,9 @@ class NullHost:
     def nsid_in(self, where: str, other: str) -> Optional[int]:
         """The nsid namespace `other` has inside namespace `where` (to follow a veth to its peer's namespace)."""
         return None
+
+    def raw_prerouting(self, netns: str, ip: str) -> List[RawRule]:
+        return []
 
 
 class LiveHost(NullHost):
@@ -90,6 +94,9 @@ class LiveHost(NullHost):
             cmd = ["nsenter", f"--net={handle}"] + cmd
         r = subprocess.run(cmd, capture_output=True, text=True)
         return parse_nft_drops(r.stdout) if r.returncode == 0 else []
+
+    def raw_prerouting(self, netns, ip):
+        return raw_prerouting(netns, ip)
 
     def socket_owner(self, netns, proto, port):
         try:

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from ..model import DropRow, Finding, Note, Report
 from .columns import BY_KEY, DIAGNOSE_COLUMNS, wide
+from .path import path_block
 from .text import plain
 
 CAUSE_STYLE = {"mac-mismatch": "bold red"}
@@ -50,7 +51,7 @@ def _hanging(label: Text, text: Text) -> Table:
     return grid
 
 
-def finding_panel(i: int, f: Finding) -> Panel:
+def finding_panel(i: int, f: Finding, stages=()) -> Panel:
     head = Text()
     head.append_text(plain(f.title + ".", "bold"))
     head.append("\n")
@@ -59,6 +60,9 @@ def finding_panel(i: int, f: Finding) -> Panel:
     if f.evidence:
         parts.append(Text("Evidence:", style="bold"))
         parts.extend(_hanging(Text("  - "), plain(e)) for e in f.evidence)
+        parts.append(Text())
+    if stages:
+        parts.extend(path_block(stages))
         parts.append(Text())
     parts.append(_hanging(Text("Fix: ", style="bold green"), plain(f.fix)))
     title = Text.assemble((f"Finding {i}: ", "bold"), (f.cause, CAUSE_STYLE.get(f.cause, "bold yellow")))
@@ -90,9 +94,11 @@ def render_report(r: Report, wide_table: bool = False) -> RGroup:
         verdict = Text("Verdict: no cause found", "bold green")
     parts.append(verdict)
     for i, f in enumerate(r.findings, 1):
-        parts.append(finding_panel(i, f))
+        parts.append(finding_panel(i, f, r.paths[i - 1] if i <= len(r.paths) else ()))
     for n in r.notes:
         parts.append(note_text(n))
+    if not r.findings:
+        parts.extend(path_block(r.path, "Receive path of the traffic asked about (X: where it would die):"))
     if r.drops:
         keys = wide(DIAGNOSE_COLUMNS) if wide_table else DIAGNOSE_COLUMNS
         parts.append(drops_table(r.drops, keys, title=f"All drops in the window ({sum(d.count for d in r.drops):,})"))

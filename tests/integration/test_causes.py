@@ -163,3 +163,23 @@ def test_ipv6_wrong_mac_and_no_socket(scenario, background):
     sock = only(report, "no-socket")
     assert (sock["count"], sock["ip"], sock["port"]) == (2, L.PRIMARY_IP6, L.CLOSED_PORT)
     assert f"[{L.PRIMARY_IP6}]:{L.CLOSED_PORT}" in sock["title"]
+
+
+def test_vlan_wrong_mac_names_the_vlan_interface(scenario, background):
+    """802.1Q: the frames pass vB, are untagged to vB.100 and die there; the finding must name vB.100, its MAC, and
+    the path must end at ip_rcv_core. The development host's kernel has no 802.1Q: the VM guests run this."""
+    from netdrop.errors import NetdropError
+    try:
+        scenario("vlan")
+    except NetdropError as exc:
+        if "802.1Q" in exc.hint:
+            pytest.skip(f"this kernel has no 802.1Q: {exc}")
+        raise
+    mac = only(diagnose(background, lambda: L.send(5, "vlan")), "mac-mismatch")
+    assert (mac["interface"], mac["ip"], mac["count"]) == (L.VLAN_RX_IF, L.VLAN_SECONDARY_IP, 5)
+    assert mac["counter_delta"] in (5, None) and mac["interface_kind"] == "vlan"
+    assert (mac["seen_dst_mac"], mac["expected_mac"]) == (L.WRONG_MAC, L.RX_MAC)
+    assert mac["sender_ip"] == L.VLAN_SENDER_IP and mac["mac_cause"] == "static-neighbour"
+    if mac["classified"] is not None:  # eth_type_trans runs on vB, ip_rcv_core on vB.100: both are counted
+        assert mac["classified"] == mac["reached_ip"] == 5
+    assert [s["stage"] for s in mac["path"] if s["drop"]] == ["ip_rcv_core"]

@@ -42,7 +42,8 @@ def test_wrong_mac_finding_has_exact_fields(lab, background):
     assert f["netns_id"] == inode and f["netns_kind"] == "named" and f["netns_name"] == L.RX_NS
     assert drops == [{"reason": "OTHERHOST", "location": drops[0]["location"], "interface": L.RX_IF,
                       "netns": L.RX_NS, "netns_id": inode, "netns_kind": "named", "netns_name": L.RX_NS,
-                      "count": 7, "seen_dst_mac": L.WRONG_MAC, "expected_mac": L.RX_MAC, "ip": L.SECONDARY_IP}]
+                      "count": 7, "pkt_type": "OTHERHOST", "seen_dst_mac": L.WRONG_MAC, "expected_mac": L.RX_MAC,
+                      "ip": L.SECONDARY_IP}]
     assert drops[0]["location"].startswith("ip_rcv_core+0x") or drops[0]["location"].startswith("ip_rcv+0x")
 
 
@@ -80,3 +81,22 @@ def test_human_verdict_names_everything(lab, background):
            "but vB's MAC is 02:25:ad:fa:a8:be" in out
     assert ("rx_otherhost_dropped: +3, matches" in out) == HAS_COUNTER
     assert "\x1b[" not in out  # NO_COLOR is honoured
+
+
+def test_signal_as_soon_as_ready_ends_the_window_with_a_verdict(lab, background):
+    """The ready file promises that a signal now ends the window: SIGTERM (or a SIGINT a shell's background job would
+    otherwise ignore) the moment it appears still gives exit 0 and the report, with the path view."""
+    import json
+    import signal
+    bg = background("diagnose", "--json", "--duration", "300", "--ip", L.SECONDARY_IP, "--netns", L.RX_NS)
+    bg.wait_ready()
+    lab.send(2, "wrong-mac")
+    bg.proc.send_signal(signal.SIGTERM)
+    rc, out, err = bg.finish(timeout=60)
+    assert rc == 0, err
+    report = json.loads(out)
+    assert report["duration"] < 300
+    mac = next(f for f in report["findings"] if f["cause"] == "mac-mismatch")
+    assert mac["count"] == 2 and mac["counter_delta"] == counter(2)
+    assert report["path"] == mac["path"] and [s["stage"] for s in mac["path"] if s["drop"]] == ["ip_rcv_core"]
+    assert mac["promiscuous_by"] is None and mac["raw_prerouting"] is None  # veth: no holder; no rule here

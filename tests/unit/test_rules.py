@@ -196,3 +196,22 @@ def test_the_wrong_mac_in_a_copy_of_the_setup_is_not_the_cause():
     mv_elsewhere = HostFacts(base.interfaces + [mv], base.names)  # no copy: a macvlan moved to another namespace
     f = run(context([otherhost_count(3)], [event()] * 3, mv_elsewhere, mv_elsewhere), RULES)[0][0].to_dict()
     assert f["mac_cause"] == "local-other-interface" and f["seen_mac_owner"]["interface"] == "mv0"
+
+
+def _with_link(f, name, kind, link):
+    from dataclasses import replace
+    return HostFacts([replace(i, kind=kind, link=link) if i.name == name else i for i in f.interfaces], f.names)
+
+
+def test_hook_counts_of_a_vlan_add_its_lower_device_only():
+    """eth_type_trans counts a VLAN's frames on the lower device: added for a VLAN. A veth's IFLA_LINK is its peer
+    in another namespace, which may have the same ifindex: never added (it doubled the counts)."""
+    classes = {(RX, 2, "02:de:ad:be:ef:01"): {"classified": 5, "reached_ip": 0},
+               (RX, 3, "02:de:ad:be:ef:01"): {"classified": 0, "reached_ip": 5}}
+    vlan = _with_link(facts(), "vB", "vlan", 3)
+    veth = _with_link(facts(), "vB", "veth", 2)
+    for f, want in ((vlan, (5, 5)), (veth, (5, 0))):
+        ctx = context([otherhost_count(5)], [event()], f, f)
+        ctx.classes = classes
+        d = run(ctx, RULES)[0][0].to_dict()
+        assert (d["classified"], d["reached_ip"]) == want

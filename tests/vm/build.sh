@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build (and cache) a Debian guest for the kernel matrix: stock kernel + matching headers + python3-bpfcc + iproute2
-# + nftables + what the integration tests use (pytest, tcpdump, bpftool, tmux), and netdrop's pure-Python
+# + nftables + what the integration tests use (pytest, tcpdump, bpftool, tmux) + iptables (the e1000e scenario's
+# raw PREROUTING counter rule), and netdrop's pure-Python
 # dependencies as wheels unpacked offline. Everything comes from Debian's archive and PyPI.
 # Usage: tests/vm/build.sh SUITE   (bullseye = 5.10, bookworm = 6.1, trixie = 6.12)
 set -euo pipefail
@@ -10,7 +11,7 @@ cache="$here/cache"
 root="$cache/$suite-root"
 img="$cache/$suite.img"
 # Bump when the image's contents change: a cached image of another revision is rebuilt.
-rev=2
+rev=3
 mkdir -p "$cache"
 [ -f "$img" ] && [ -f "$cache/$suite.vmlinuz" ] && [ "$(cat "$cache/$suite.rev" 2>/dev/null)" = "$rev" ] \
   && { echo "cached: $img"; exit 0; }
@@ -27,7 +28,7 @@ remove_root() { unmount_root; rm -rf --one-file-system "$root"; }
 trap unmount_root EXIT
 remove_root
 pkgs=linux-image-amd64,linux-headers-amd64,python3,python3-bpfcc,iproute2,nftables,procps,kmod,udev,e2fsprogs
-pkgs=$pkgs,python3-pytest,tcpdump,bpftool,tmux
+pkgs=$pkgs,python3-pytest,tcpdump,bpftool,tmux,iptables
 # Exit 75 (EX_TEMPFAIL) when the archive cannot be reached or lacks a package: a fact about the network, which
 # run.py reports as SKIP; any other failure of this script is a bug and fails the matrix.
 debootstrap --variant=minbase --include="$pkgs" "$suite" "$root" http://deb.debian.org/debian >"$cache/$suite.debootstrap.log" 2>&1 \

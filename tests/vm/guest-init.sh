@@ -17,7 +17,11 @@ cp -a /src/. /tmp/netdrop && cd /tmp/netdrop
 # NETDROP_VM_GUEST: the tests skip what an emulated CPU cannot do (a 100k drops/s flood), and say so.
 export PYTHONPATH=/tmp/netdrop:/opt/netdrop-deps NO_COLOR=1 COLUMNS=120 HOME=/tmp NETDROP_VM_GUEST=1
 # netdrop.steps=cost on the kernel command line: only the hook-cost measurement (make bench)
-for arg in $(cat /proc/cmdline); do case "$arg" in netdrop.steps=*) export NETDROP_STEPS="${arg#netdrop.steps=}" ;; esac; done
+# netdrop.nic=...: the harness joined an e1000e to a tap on the host (tests/vm/nic.py): run that scenario too
+for arg in $(cat /proc/cmdline); do case "$arg" in
+  netdrop.steps=*) export NETDROP_STEPS="${arg#netdrop.steps=}" ;;
+  netdrop.nic=*) export NETDROP_NIC="${arg#netdrop.nic=}" ;;
+esac; done
 echo "@@@ kernel $(uname -r)"
 sh tests/vm/guest-run.sh 2>&1
 echo "@@@ done"

@@ -9,6 +9,7 @@ from ..maccause import MacEvidence, arp_notes, classify, resolver
 from ..rule import Rule
 from ..sender import neigh_dict, sender_and_fix, sender_iface
 from ..text import address_kind, counter_text, plural, role_of
+from ..notes import who_holds
 
 
 def explain_mac_mismatch(ctx, g) -> Finding:
@@ -51,10 +52,16 @@ def explain_mac_mismatch(ctx, g) -> Finding:
     sender_note, fix = sender_and_fix(ctx, ip, g.dst_mac, expected, sender_ip, sender_mac, iface, g.netns)
     if sender_note:
         evidence.append(sender_note)
-    cls = ctx.classes.get((g.netns_inode, g.ifindex, g.dst_mac)) if g.dst_mac else None
+    cls = _classes(ctx, g, iface)
     if cls is not None:
         evidence.insert(1, f"classified OTHERHOST by eth_type_trans on {ifname}: {cls['classified']}; reached "
                            f"ip_rcv_core: {cls['reached_ip']}; dropped: {g.count}")
+    raw = ctx.host.raw_prerouting(g.netns, ip) if ip else []
+    if raw:
+        evidence.insert(2, "iptables raw PREROUTING " + "; ".join(
+            f"`{r.rule}` counted {r.packets} packet{'s' if r.packets != 1 else ''}" for r in raw)
+            + (": the frames never reached netfilter" if not any(r.packets for r in raw) else ""))
+    holders = who_holds(ctx, iface) if iface is not None and iface.promiscuous else []
     ev = _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac)
     why = classify(ev)
     evidence.append("why the MAC is wrong: " + why.text(ev))
@@ -72,7 +79,10 @@ def explain_mac_mismatch(ctx, g) -> Finding:
                "mac_cause": why.id, "seen_mac_owner": _owner_dict(ev),
                "classified": cls["classified"] if cls else None, "reached_ip": cls["reached_ip"] if cls else None,
                "sender_neighbour": neigh_dict(ctx, ip, g.dst_mac, sender_ip, sender_mac, iface),
-               "counter_missing": missing or None, "facts_missing": unread or None})
+               "counter_missing": missing or None, "facts_missing": unread or None,
+               "interface_kind": iface.kind if iface else None,
+               "promiscuous_by": holders if iface is not None and iface.promiscuous else None,
+               "raw_prerouting": [r.to_dict() for r in raw] or None})
 
 
 def _holder_text(netns) -> str:
@@ -85,6 +95,21 @@ def _holder_text(netns) -> str:
     if pid and not getattr(netns, "ip_name", ""):
         return f"netns {netns} has no `ip netns` name; it is held by pid {pid} ({netns.comm}), inode {netns.inode}"
     return ""
+
+
+def _classes(ctx, g, iface):
+    """The hooks' counts for this interface; a VLAN's frames pass eth_type_trans on the lower device (IFLA_LINK)
+    and reach ip_rcv_core on the VLAN interface, so both are added up. None when the hooks counted nothing."""
+    if not g.dst_mac:
+        return None
+    keys = [(g.netns_inode, g.ifindex, g.dst_mac)]
+    # only a VLAN: a veth's IFLA_LINK is its peer, in another namespace, whose ifindex may equal this one's
+    if iface is not None and iface.kind == "vlan" and iface.link and iface.link != g.ifindex:
+        keys.append((g.netns_inode, iface.link, g.dst_mac))
+    hits = [ctx.classes[k] for k in keys if k in ctx.classes]
+    if not hits:
+        return None
+    return {"classified": sum(h["classified"] for h in hits), "reached_ip": sum(h["reached_ip"] for h in hits)}
 
 
 def _mac_evidence(ctx, g, ip, iface, local, sender_ip, sender_mac) -> MacEvidence:
