@@ -5,6 +5,7 @@ import subprocess
 import pytest
 
 from netdrop import lab as L
+from netdrop.errors import HostError
 
 from ..conftest import HAS_REASONS, diagnose_report, needs_reasons
 from ..hostsysctl import container_host
@@ -55,10 +56,19 @@ def _run(name):
 
 
 def test_every_scenario_whatever_the_host(host_state):
-    for name in L.REGISTRY:
-        report = _run(name)
+    unsupported = []
+    for name, record in L.REGISTRY.items():
+        try:
+            report = _run(name)
+        except HostError as exc:  # a scenario this kernel cannot build (no 802.1Q here): said, not a pass
+            assert record.needs and exc.hint == record.needs, (name, exc.message)
+            unsupported.append(name)
+            continue
         if host_state == "host-as-is":
             assert_trustworthy(name, report)
+    if unsupported:
+        print(f"scenarios this kernel cannot build: {unsupported}")
+    assert len(unsupported) < len(L.REGISTRY) // 2
 
 
 # Fields every finding of these causes must have (never null): the rest may be null where they do not apply.
