@@ -53,7 +53,8 @@ window() {  # $1: run number; the rest: extra diagnose options. Prints the repor
 }
 
 window 1
-tcpdump -i "$dev" -n -w /tmp/cap.pcap udp port "$PORT" 2>/tmp/td.err &
+# --immediate-mode: frames still in the ring buffer's open block would be lost when it is stopped right after
+tcpdump -i "$dev" -n --immediate-mode -w /tmp/cap.pcap udp port "$PORT" 2>/tmp/td.err &
 tpid=$!
 waitfor 'grep -q "listening on" /tmp/td.err'
 window 2
