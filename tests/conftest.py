@@ -35,6 +35,10 @@ def _kernel_has_otherhost_counter() -> bool:
 HAS_REASONS = _kernel_has_reasons()
 HAS_COUNTER = is_root() and _kernel_has_otherhost_counter()
 needs_reasons = pytest.mark.skipif(not HAS_REASONS, reason="this kernel's kfree_skb has no drop reason (< 5.17)")
+# Checks that do not depend on the kernel (bad input, terminals, the host's own sysctls) run on the host only: under
+# TCG each of their dozens of netdrop start-ups costs seconds, and a guest proves nothing more about them.
+host_only = pytest.mark.skipif(os.environ.get("NETDROP_VM_GUEST") == "1",
+                               reason="kernel-independent: checked on the host, not in the emulated guests")
 needs_fast_flood = pytest.mark.skipif(os.environ.get("NETDROP_VM_GUEST") == "1",
                                       reason="an emulated (TCG) guest cannot flood at 100k drops/s")
 

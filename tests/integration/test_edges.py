@@ -12,7 +12,9 @@ import pytest
 
 from netdrop import lab as L
 
-from ..conftest import NETDROP, ROOT, kfree_progs, readable_copy
+from ..conftest import NETDROP, ROOT, host_only, kfree_progs, readable_copy
+
+pytestmark = host_only
 
 USAGE, PERM, KERNEL, NOT_FOUND = 2, 3, 4, 5
 

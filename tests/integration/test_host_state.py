@@ -7,7 +7,7 @@ import pytest
 from netdrop import lab as L
 from netdrop.errors import HostError
 
-from ..conftest import HAS_REASONS, diagnose_report, needs_reasons
+from ..conftest import HAS_REASONS, diagnose_report, host_only, needs_reasons
 from ..hostsysctl import container_host
 
 
@@ -55,6 +55,7 @@ def _run(name):
     return report
 
 
+@host_only  # the host's sysctls; in the guests test_causes runs each scenario
 def test_every_scenario_whatever_the_host(host_state):
     unsupported = []
     for name, record in L.REGISTRY.items():

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from ..conftest import NETDROP
+from ..conftest import NETDROP, host_only
 from .test_top import _wait_pane
 
-pytestmark = pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux")
+pytestmark = [host_only, pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux")]
 
 
 @pytest.fixture
