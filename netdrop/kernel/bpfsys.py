@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import os
 import platform
 import struct
 from typing import Tuple
@@ -69,6 +70,22 @@ def attach_at_btf_target(prog_fd: int) -> Tuple[int, int]:
 
 BPF_ENABLE_STATS = 32
 BPF_STATS_RUN_TIME = 0
+
+
+def probe_attach(attach_type: int, btf_id: int, what: str) -> Tuple[bool, str]:
+    """(attachable, detail): a two-instruction tracing program of `attach_type` at BTF id `btf_id` is loaded,
+    attached and closed at once; `what` names it in the detail ("a fentry program on eth_type_trans")."""
+    prog, err, _ = load_tracing(RETURN_0, attach_type, btf_id)
+    if prog < 0:
+        return False, f"the kernel refused {what} ({errname(err)})"
+    try:
+        link, err = attach_at_btf_target(prog)
+        if link < 0:
+            return False, f"{what} loaded but did not attach ({errname(err)})"
+        os.close(link)
+        return True, f"{what} loaded and attached (then detached)"
+    finally:
+        os.close(prog)
 
 
 def enable_run_time_stats() -> int:

@@ -55,17 +55,7 @@ def probe(btf: BTF, tracepoint: str = "kfree_skb") -> Tuple[bool, str]:
     tid = target(btf, tracepoint)
     if tid is None:
         return False, f"no btf_trace_{tracepoint} in this kernel's BTF"
-    prog, err, _ = bpfsys.load_tracing(bpfsys.RETURN_0, bpfsys.BPF_TRACE_RAW_TP, tid)
-    if prog < 0:
-        return False, f"the kernel refused a tp_btf program on {tracepoint} ({bpfsys.errname(err)})"
-    try:
-        link, err = bpfsys.attach_at_btf_target(prog)
-        if link < 0:
-            return False, f"a tp_btf program on {tracepoint} loaded but did not attach ({bpfsys.errname(err)})"
-        os.close(link)
-        return True, f"a tp_btf program on {tracepoint} loaded and attached (then detached)"
-    finally:
-        os.close(prog)
+    return bpfsys.probe_attach(bpfsys.BPF_TRACE_RAW_TP, tid, f"a tp_btf program on {tracepoint}")
 
 
 class TpBtfProgram:

@@ -6,7 +6,6 @@ tracing programs (lockdown), as this project's development VM does. No bcc and n
 """
 from __future__ import annotations
 
-import os
 import platform
 from typing import Tuple
 
@@ -21,14 +20,4 @@ def probe_fentry(btf: BTF, func: str = "eth_type_trans") -> Tuple[bool, str]:
     tid = btf.find(FUNC, func)
     if tid is None:
         return False, f"no BTF for {func}"
-    prog, err, _ = bpfsys.load_tracing(bpfsys.RETURN_0, bpfsys.BPF_TRACE_FENTRY, tid)
-    if prog < 0:
-        return False, f"the kernel refused a fentry program on {func} ({bpfsys.errname(err)})"
-    try:
-        link, err = bpfsys.attach_at_btf_target(prog)
-        if link < 0:
-            return False, f"a fentry program on {func} loaded but did not attach ({bpfsys.errname(err)})"
-        os.close(link)
-        return True, f"a fentry program on {func} loaded and attached (then detached)"
-    finally:
-        os.close(prog)
+    return bpfsys.probe_attach(bpfsys.BPF_TRACE_FENTRY, tid, f"a fentry program on {func}")
