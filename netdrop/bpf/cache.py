@@ -80,11 +80,20 @@ def patched(insns: bytes, relocs: List[Tuple[int, int]], fds: List[int]) -> byte
     return bytes(out)
 
 
+def _trusted(path: str) -> bool:
+    """Bytecode loaded into the kernel as root must come from a file only this user could have written: owned by
+    us, not writable by group or others (a directory someone else prepared is ignored, and netdrop compiles)."""
+    st = os.stat(path)
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
 def load(k: str) -> Optional[Compiled]:
     d = cache_dir()
     if d is None:
         return None
     try:
+        if not _trusted(d) or not _trusted(os.path.join(d, k + ".json")):
+            return None
         with open(os.path.join(d, k + ".json")) as f:
             doc = json.load(f)
         if doc.get("format") != FORMAT or doc.get("key") != k:
