@@ -169,7 +169,7 @@ def judge_lab(suite: str, console: str) -> Dict:
                for h in report["hooks"]],
         count=f.get("count"), counter_delta=f.get("counter_delta"), location=f.get("location"),
         classified=f.get("classified"), reached_ip=f.get("reached_ip"))
-    res["ok"] = bool(found) and f["count"] == N and f["counter_delta"] in (N, None) and \
+    res["ok"] = bool(found) and f["count"] == N and f.get("counter_delta") in (N, None) and \
         f["seen_dst_mac"] == "02:de:ad:be:ef:01" and f.get("classified") == N and f.get("reached_ip") == N
     try:
         kp = json.loads(s["report_kprobe"][s["report_kprobe"].index("{"):])
