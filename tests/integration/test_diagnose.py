@@ -97,6 +97,6 @@ def test_signal_as_soon_as_ready_ends_the_window_with_a_verdict(lab, background)
     report = json.loads(out)
     assert report["duration"] < 300
     mac = next(f for f in report["findings"] if f["cause"] == "mac-mismatch")
-    assert mac["count"] == 2 and mac["counter_delta"] == counter(2)
+    assert mac["count"] == 2 and mac.get("counter_delta") == counter(2)
     assert report["path"] == mac["path"] and [s["stage"] for s in mac["path"] if s["drop"]] == ["ip_rcv_core"]
     assert "promiscuous_by" not in mac and "raw_prerouting" not in mac  # veth: no holder; no rule here
