@@ -86,13 +86,17 @@ def readable_copy():
     tmp = tempfile.mkdtemp(prefix="netdrop-unprivileged-")
     try:
         os.chmod(tmp, 0o755)
-        shutil.copytree(purelib, os.path.join(tmp, "lib"), ignore=skip)
+        if os.path.isdir(purelib):  # a venv's site-packages (may sit under an unreadable checkout)
+            shutil.copytree(purelib, os.path.join(tmp, "lib"), ignore=skip)
         shutil.copytree(os.path.join(ROOT, "netdrop"), os.path.join(tmp, "src", "netdrop"), ignore=skip)
         shutil.copytree(os.path.join(ROOT, "bpf"), os.path.join(tmp, "src", "bpf"))
         for d, dirs, files in os.walk(tmp):
             for name in dirs + files:
                 os.chmod(os.path.join(d, name), 0o755 if name in dirs else 0o644)
-        env = dict(os.environ, PYTHONPATH=os.path.join(tmp, "src") + os.pathsep + os.path.join(tmp, "lib"),
+        # then the rest of this interpreter's path (the distribution's dist-packages with bcc, a PYTHONPATH of
+        # dependencies as in the VM guests): entries the user cannot read are skipped by Python itself
+        rest = [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != os.path.realpath(ROOT)]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(tmp, "src"), os.path.join(tmp, "lib")] + rest),
                    PYTHONDONTWRITEBYTECODE="1")
         yield python, env
     finally:
