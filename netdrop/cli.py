@@ -273,6 +273,40 @@ def watch(app: App, iface, netns, reason, proto, host, port, mac, count, duratio
 
 
 @cli.command()
+@click.option("--listen", "-l", metavar="ADDR:PORT",
+              help="Serve /metrics and /healthz here [default: :9932 (every address), unless only --textfile].")
+@click.option("--textfile", metavar="PATH.prom",
+              help="Also (or only) write node_exporter's textfile format here, replaced atomically each interval.")
+@click.option("--interval", type=click.FloatRange(0.5, 3600), default=5.0, show_default=True,
+              help="Seconds between readings of the kernel's counts.")
+@click.option("--window", type=click.FloatRange(1, 86400), default=60.0, show_default=True,
+              help="netdrop_finding is 1 while the cause's drops are in the last WINDOW seconds.")
+@click.option("--max-series", type=click.IntRange(1, 100_000), default=500, show_default=True,
+              help="Series per metric; beyond it label sets are folded into one labelled 'other'.")
+@click.option("--iface", "-i", metavar="IF", help="Only this interface (filtered in the kernel).")
+@click.option("--netns", "-n", metavar="NS", help=NETNS_HELP + " Filtered in the kernel.")
+@click.option("--reason", "-r", metavar="NAME", help="Only this drop reason, as the running kernel names it.")
+@click.option("--duration", "-d", type=DURATION, default=None, help="Exit after SECONDS [default: until SIGTERM].")
+@READY_FILE
+@pass_app
+def export(app: App, listen, textfile, interval, window, max_series, iface, netns, reason, duration,
+           ready_file) -> None:
+    """Export the drop counts and active causes to Prometheus, until SIGTERM (docs/export.md)."""
+    from .collect import Collector
+    from .export.run import DEFAULT_LISTEN, ExportConfig, check as check_export
+    from .export.run import export as run_export
+    cfg = check_export(ExportConfig(
+        listen=listen or (None if textfile else DEFAULT_LISTEN), textfile=textfile, interval=interval, window=window,
+        max_series=max_series, netns=netns, iface=iface, reason=reason,
+        duration=duration if duration is not None else float("inf"), ready_file=ready_file, debug=app.debug))
+
+    def on_ready(where: str) -> None:
+        app.err.print(plain(f"exporting to {where} every {interval:g} s (SIGTERM or Ctrl-C stops)", "dim"))
+
+    run_export(cfg, app.kernel(), Collector, on_ready)
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the capabilities as JSON.")
 @pass_app
 def check(app: App, as_json: bool) -> None:

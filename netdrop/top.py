@@ -24,10 +24,8 @@ from .errors import UsageError
 from .model import DropCount, DropKey, DropRow
 from .net.links import HostFacts
 from .net.namespaces import Registry
-from .net.promisc import TemporaryPromisc
 from .render.live import SORTS, TopView
-from .signals import stop_on_signals
-from .watch import WatchConfig, build_filters
+from .runtime import Runtime, reason_filter, resolve_scope
 
 FACTS_REFRESH_SECONDS = 5.0
 
@@ -49,9 +47,9 @@ class TopConfig:
 class Tracker:
     """Counts -> rows: cumulative since start (or the last reset), rate over the last interval, last change."""
 
-    def __init__(self, kernel, names: Registry, facts: HostFacts):
+    def __init__(self, kernel, enricher: Enricher):
         self.kernel = kernel
-        self.enrich = Enricher(kernel, names, facts)
+        self.enrich = enricher
         self.baseline: Dict[DropKey, int] = {}
         self.prev: Optional[Snapshot] = None
         self.changed: Dict[DropKey, float] = {}
@@ -98,15 +96,12 @@ class Top:
         self.cfg, self.kernel = cfg, kernel
         self.names = Registry()
         facts = HostFacts.collect(self.names)
-        filters, _ = build_filters(WatchConfig(iface=cfg.iface, netns=cfg.netns, reason=cfg.reason), kernel,
-                                   self.names, facts)
         if cfg.promisc and not cfg.iface:
             raise UsageError("--promisc needs --iface", "say which interface may be made promiscuous")
-        netns = self.names.resolve(cfg.netns) if cfg.netns else None
-        targets = [(i.netns, i.name) for i in facts.find_name(cfg.iface, netns)] if cfg.promisc else []
-        self.promisc = TemporaryPromisc(targets)
-        self.collector = collector_factory(kernel, ProbeConfig(event_budget=0, filters=filters), cfg.debug)
-        self.tracker = Tracker(kernel, self.names, facts)
+        scope = resolve_scope(self.names, facts, cfg.netns, cfg.iface)
+        probe = ProbeConfig(event_budget=0, filters=scope.kernel_filters(**reason_filter(kernel, cfg.reason)))
+        self.runtime = Runtime(kernel, collector_factory, probe, debug=cfg.debug, names=self.names,
+                               promisc=scope.promisc_targets() if cfg.promisc else [], ready_file=cfg.ready_file)
         self.caps = capabilities_line(kernel, facts)
         self.sort = cfg.sort
         self.filter_text = ""
@@ -115,30 +110,29 @@ class Top:
         self.started = 0.0
         self.last: Optional[TopView] = None
         self.hook_text = ""
+        self.tracker: Optional[Tracker] = None
 
     def __enter__(self) -> "Top":
-        self.collector.__enter__()
+        rt = self.runtime.__enter__()
+        self.collector = rt.collector
         self.hook_text = self.collector.hook.replace("_", " ")  # tp_btf, or the raw tracepoint fallback
-        try:
-            self.promisc.__enter__()
-        except BaseException:
-            self.collector.__exit__(None, None, None)
-            raise
+        self.tracker = Tracker(self.kernel, rt.enricher)
         self.started = time.monotonic()
         self.tracker.prev = Snapshot.of(self.started, self.collector.counts(), {})
-        if self.cfg.ready_file:
-            with open(self.cfg.ready_file, "w") as f:
-                f.write("ready\n")
         return self
 
     def __exit__(self, *exc) -> bool:
-        self.promisc.__exit__(*exc)
-        self.collector.__exit__(*exc)
-        return False
+        return self.runtime.__exit__(*exc)
+
+    @contextmanager
+    def running(self) -> Iterator:
+        """The runtime's start: signal handlers, then the ready file; yields the stop flag."""
+        with self.runtime.running() as stop:
+            yield stop
 
     @property
     def promisc_held(self) -> List[str]:
-        return [f"{ifname} (netns {ns})" if ns else ifname for ns, ifname in self.promisc.held]
+        return [f"{ifname} (netns {ns})" if ns else ifname for ns, ifname in self.runtime.held]
 
     def view(self, prompt: Optional[str] = None) -> TopView:
         if self.paused and self.last is not None:
@@ -224,7 +218,7 @@ def run_live(top: Top, console, interval: float) -> None:
     fd = sys.stdin.fileno()
     prompt: Optional[str] = None
     top.interactive = True
-    with stop_on_signals() as stop, cbreak(fd), \
+    with top.running() as stop, cbreak(fd), \
             Live(render_view(top.view()), console=console, screen=True, auto_refresh=False) as live:
         next_at = time.monotonic() + interval
         while not stop.is_set():
@@ -252,7 +246,7 @@ def run_live(top: Top, console, interval: float) -> None:
 def run_plain(top: Top, show: Callable[[TopView], None], interval: float, count: int) -> None:
     """Ctrl-C or SIGTERM end the run like --count does (exit 0): it is how an endless `top --json` stops."""
     n = 0
-    with stop_on_signals() as stop:
+    with top.running() as stop:
         while (not count or n < count) and not stop.wait(interval):
             show(top.view())
             n += 1

@@ -14,12 +14,12 @@ from .bpf.layout import DROP_EVENT
 from .bpf.offsets import Filters, ProbeConfig
 from .decode import decode_event, mac_bytes
 from .enrich import Enricher
-from .errors import NotFound, UsageError
+from .errors import UsageError
 from .model import PACKET_TYPES, DropEvent
 from .net.links import HostFacts
 from .net.namespaces import Registry
 from .render.stream import EventRow
-from .signals import stop_on_signals
+from .runtime import Runtime, reason_filter, resolve_scope
 
 PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmp6": 58, "ipv6-icmp": 58, "sctp": 132}
 POLL_SECONDS = 0.05
@@ -51,29 +51,8 @@ class WatchConfig:
 
 def build_filters(cfg: WatchConfig, kernel, names: Registry, facts: HostFacts) -> Tuple[Filters, Callable]:
     """Kernel-side filters, and the user-space check for what the kernel cannot filter (an IPv6 --host)."""
-    f: Dict = {}
-    netns = None
-    if cfg.netns:
-        netns = names.resolve(cfg.netns)
-        f["netns"] = netns.inode
-    if cfg.iface:
-        hits = facts.find_name(cfg.iface, netns)
-        if not hits:
-            raise NotFound(f"no interface named {cfg.iface}" + (f" in netns {cfg.netns}" if cfg.netns else ""),
-                           "list them with `ip link` (add --netns NAME for another namespace)")
-        if len({h.netns for h in hits}) > 1:
-            raise UsageError(f"{cfg.iface} exists in several namespaces: " + ", ".join(h.netns for h in hits),
-                             "add --netns NAME")
-        f["netns"], f["ifindex"] = hits[0].netns_inode, hits[0].ifindex
-    if cfg.reason:
-        num = kernel.reasons.number(cfg.reason)
-        if num is not None:
-            f["reason"] = num
-        elif cfg.reason.upper() == "OTHERHOST" and not kernel.has_reasons:
-            f["otherhost"] = True
-        else:
-            some = ", ".join(sorted(kernel.reasons.names.values())[:8]) or "none: this kernel has no drop reasons"
-            raise UsageError(f"this kernel has no drop reason {cfg.reason!r}", f"reasons include {some}, ...")
+    scope = resolve_scope(names, facts, cfg.netns, cfg.iface)
+    f: Dict = reason_filter(kernel, cfg.reason)
     if cfg.proto:
         p = cfg.proto.lower()
         num = PROTOCOLS.get(p, int(p) if p.isdigit() and int(p) < 256 else None)
@@ -101,7 +80,7 @@ def build_filters(cfg: WatchConfig, kernel, names: Registry, facts: HostFacts) -
             f["mac"] = mac_bytes(cfg.mac)
         except ValueError:
             raise UsageError(f"{cfg.mac!r} is not a MAC address", "e.g. --mac 02:de:ad:be:ef:01") from None
-    return Filters(**f), user_check
+    return scope.kernel_filters(**f), user_check
 
 
 def probe_config(cfg: WatchConfig, filters: Filters) -> ProbeConfig:
@@ -123,9 +102,9 @@ def probe_config(cfg: WatchConfig, filters: Filters) -> ProbeConfig:
 class Rows:
     """DropEvent -> EventRow, with interface names re-read when an unknown one shows up (at most once a second)."""
 
-    def __init__(self, kernel, names: Registry, facts: HostFacts, collector, stack: bool):
-        self.kernel, self.names, self.col, self.stack = kernel, names, collector, stack
-        self.enrich = Enricher(kernel, names, facts)
+    def __init__(self, kernel, enricher: Enricher, collector, stack: bool):
+        self.kernel, self.names, self.col, self.stack = kernel, enricher.names, collector, stack
+        self.enrich = enricher
         self.offset = time.time() - time.monotonic()  # bpf_ktime_get_ns() is CLOCK_MONOTONIC
         self.cache: Dict[tuple, tuple] = {}
         self.memo: Dict[bytes, tuple] = {}
@@ -209,8 +188,9 @@ def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[
         pcap = DropPcap(cfg.pcap, cfg.snaplen)
     n = {"printed": 0, "filtered": 0, "not_printed": 0}
     try:
-        with collector_factory(kernel, probe, cfg.debug) as col:
-            rows = Rows(kernel, names, facts, col, cfg.stack)
+        with Runtime(kernel, collector_factory, probe, debug=cfg.debug, names=names, ready_file=cfg.ready_file) as rt:
+            col = rt.collector
+            rows = Rows(kernel, rt.enricher, col, cfg.stack)
 
             def handle(raw: bytes) -> None:
                 e, row = rows.from_raw(raw, user_check)
@@ -226,38 +206,34 @@ def watch(cfg: WatchConfig, kernel, collector_factory: Callable, emit: Callable[
                                    f"interface={row.interface}")
                     n["printed"] += 1
 
-            with stop_on_signals() as stop:  # before the ready file: a signal right after it ends the run cleanly
-                if cfg.ready_file:
-                    with open(cfg.ready_file, "w") as f:
-                        f.write("ready\n")
-                on_ready()
-                start = time.monotonic()
+            def drain() -> bool:
+                batch = col.raw_events(max_events=20_000)
+                if batch:
+                    rows.tick()
+                for raw in batch:
+                    handle(raw)
+                on_batch()
+                return bool(batch)
+
+            def done() -> bool:
+                return bool(cfg.count and n["printed"] >= cfg.count)
+
+            with rt.running(on_ready) as stop:
                 reported = (0, 0)
-                next_stats = start + 1.0
-                while time.monotonic() - start < cfg.duration and not (cfg.count and n["printed"] >= cfg.count) \
-                        and not stop.is_set():
-                    batch = col.raw_events(max_events=20_000)
-                    if batch:
-                        rows.tick()
-                    for raw in batch:
-                        handle(raw)
-                    on_batch()
-                    if not batch:
-                        stop.wait(POLL_SECONDS)
-                    if time.monotonic() >= next_stats:
-                        next_stats = time.monotonic() + 1.0
-                        st = col.session.read_stats()
-                        if (st["lost"], st["sampled"]) != reported:
-                            reported = (st["lost"], st["sampled"])
-                            on_loss(*reported)
-                col.detach()  # stop counting, then account for everything already counted
+                for _ in rt.ticks(stop, cfg.duration, 1.0, poll=drain, until=done, poll_seconds=POLL_SECONDS,
+                                  discover=False):
+                    st = col.stats()
+                    if (st["lost"], st["sampled"]) != reported:
+                        reported = (st["lost"], st["sampled"])
+                        on_loss(*reported)
+                rt.detach()  # stop counting, then account for everything already counted
                 left = 0
                 while True:  # what is still in the ring buffer: printed unless we are asked to stop
                     batch = col.raw_events()
                     if not batch:
                         break
                     for raw in batch:
-                        if stop.is_set() or (cfg.count and n["printed"] >= cfg.count):
+                        if stop.is_set() or done():
                             left += 1
                         else:
                             handle(raw)

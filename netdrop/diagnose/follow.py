@@ -2,22 +2,18 @@
 (no more matching drops for a while although the interface keeps receiving): the check that a fix worked."""
 from __future__ import annotations
 
-import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
 
-from ..aggregate import Snapshot
+from ..classify import decode_classes
 from ..model import Finding
 from ..net.links import HostFacts
-from ..enrich import Enricher
 from ..net.namespaces import Registry
-from ..net.promisc import TemporaryPromisc
-from ..signals import stop_on_signals
 from ..net.inspect import LiveHost
 from .resolution import confirmed
 from .rules import RULES
-from .run import DiagnoseConfig, Window, analyse, probe_for, promisc_targets, validate, write_ready
+from .run import DiagnoseConfig, Window, analyse, runtime_for, validate
 
 MAX_EVENTS = 20000  # evidence kept for the rules: the most recent sampled drops
 
@@ -42,41 +38,23 @@ def _rx(facts: HostFacts, f: Finding) -> Optional[int]:
 
 def follow(cfg: DiagnoseConfig, kernel, collector_factory: Callable, emit: Callable[[str, Finding, Dict], None],
            on_ready: Callable = lambda held: None, interval: float = 1.0, resolved_after: float = 5.0) -> None:
-    """emit(kind, finding, detail) with kind in found / grew / resolved; runs until cfg.duration or Ctrl-C."""
+    """emit(kind, finding, detail) with kind in found / grew / resolved; runs until cfg.duration or Ctrl-C. The same
+    runtime as diagnose, classification hooks included: each tick is a diagnosis of everything since the start."""
     names = Registry()
     facts0 = HostFacts.collect(names)
     cfg = validate(cfg, names, facts0)
-    targets = promisc_targets(cfg, facts0) if cfg.promisc else []
     tracked: Dict[Tuple, Tracked] = {}
     events: deque = deque(maxlen=MAX_EVENTS)
     host = LiveHost()
-    with collector_factory(kernel, probe_for(cfg), cfg.debug) as col, \
-            TemporaryPromisc(targets) as held:
-        base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
-        names.refresh()
-        known = dict(names.spaces)
-        before = HostFacts.collect(names)
-        enricher = Enricher(kernel, names, before)
-        with stop_on_signals() as stop:  # before the ready file: a signal right after it ends the run cleanly
-            write_ready(cfg.ready_file)
-            on_ready(held.held)
-            start = time.monotonic()
-            next_tick = start + interval
-            while time.monotonic() - start < cfg.duration and not stop.is_set():
-                stop.wait(0.1)
-                events.extend(col.events())
-                now = time.monotonic()
-                if now < next_tick:
-                    continue
-                next_tick = now + interval
-                counts = col.counts()
-                enricher.ensure_all(counts)  # a namespace born meanwhile is named at its first drop
-                after = enricher.facts.merge(HostFacts.collect(names))
-                end = Snapshot.of(now, counts, col.stats())
-                born = names.born_since(known)
-                report = analyse(kernel, names, cfg, Window(base, end, list(events), before, after, now - start,
-                                                            born=born), col.hooks(), held.held)
-                evidence = Evidence(after, host, events, enricher.event_reason)
+    with runtime_for(cfg, kernel, collector_factory, names, facts0) as rt:
+        with rt.running(lambda: on_ready(rt.held)) as stop:
+            for now in rt.ticks(stop, cfg.duration, interval, poll=lambda: events.extend(rt.collector.events())):
+                after = rt.enricher.facts.merge(HostFacts.collect(names))
+                classes = decode_classes(rt.classifier.read()) if rt.classifier is not None else {}
+                window = Window(rt.started.base, rt.snapshot(now), list(events), rt.started.before, after,
+                                now - rt.started.at, classes, rt.born())
+                report = analyse(kernel, names, cfg, window, rt.hooks(), rt.held)
+                evidence = Evidence(after, host, events, rt.enricher.event_reason)
                 _update(report.findings, tracked, evidence, now, resolved_after, emit)
 
 

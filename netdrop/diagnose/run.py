@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..aggregate import Snapshot, since
@@ -17,15 +17,11 @@ from ..net.links import HostFacts
 from ..net.namespaces import Registry
 from ..net.netns import HOST
 from ..net.inspect import LiveHost
-from ..net.promisc import TemporaryPromisc
-from ..signals import stop_on_signals
+from ..runtime import Runtime, resolve_scope
 from . import path
 from .engine import Context, Focus, run
 from .rules import RULES
 from .text import ip_cmd
-
-DISCOVER_SECONDS = 0.5  # how often the window looks for drops from namespaces it does not know yet
-
 
 @dataclass(frozen=True)
 class DiagnoseConfig:
@@ -44,15 +40,12 @@ def validate(cfg: DiagnoseConfig, names: Registry, facts: HostFacts) -> Diagnose
     if not (0 < cfg.duration <= 86400 or cfg.duration == float("inf")):  # inf: --follow, never typed
         raise UsageError(f"--duration {cfg.duration} is out of range",
                          "give seconds above 0 and at most 86400, e.g. 10; --follow watches without end")
-    if cfg.netns:
-        cfg = DiagnoseConfig(**{**cfg.__dict__, "netns": names.resolve(cfg.netns)})
+    scope = resolve_scope(names, facts, cfg.netns, None)
+    cfg = replace(cfg, netns=scope.netns)
     if cfg.ip:
         cfg = _with_address(cfg, facts)
-    if cfg.iface and not facts.find_name(cfg.iface, cfg.netns):
-        where = f" in netns {cfg.netns}" if cfg.netns else ""
-        raise NotFound(f"no interface named {cfg.iface}{where}",
-                       "list them with `ip link`" + (" (add --netns NAME for another namespace)" if not cfg.netns
-                                                     else f" / `{ip_cmd(cfg.netns)} link`"))
+    if cfg.iface:  # diagnose looks at an interface of that name in every namespace unless --netns says which
+        resolve_scope(names, facts, cfg.netns, cfg.iface, one_interface=False)
     if cfg.promisc and not (cfg.iface or cfg.ip):
         raise UsageError("--promisc needs --iface or --ip", "say which interface may be made promiscuous")
     if cfg.promisc and cfg.ip and not cfg.iface and not facts.find_ip(cfg.ip):
@@ -74,11 +67,11 @@ def _with_address(cfg: DiagnoseConfig, facts: HostFacts) -> DiagnoseConfig:
                              "give the address alone, and --iface for the interface")
         if not facts.find_name(zone, cfg.netns):
             raise NotFound(f"no interface named {zone!r} (the zone of --ip)",
-                           "list them with `ip link`" + (f" / `ip -n {cfg.netns} link`" if cfg.netns else ""))
+                           f"list them with `{ip_cmd(cfg.netns) if cfg.netns else 'ip'} link`")
         if iface and iface != zone:
             raise UsageError(f"--ip's zone {zone!r} and --iface {iface!r} disagree", "give one interface")
         iface = zone
-    return DiagnoseConfig(**{**cfg.__dict__, "ip": str(ip), "iface": iface})
+    return replace(cfg, ip=str(ip), iface=iface)
 
 
 def promisc_targets(cfg: DiagnoseConfig, facts: HostFacts) -> List[Tuple[Optional[str], str]]:
@@ -95,42 +88,27 @@ def diagnose(cfg: DiagnoseConfig, kernel, collector_factory: Callable,
     facts0 = HostFacts.collect(names)
     cfg = validate(cfg, names, facts0)
     events: List[DropEvent] = []
-    probe = probe_for(cfg)
-    targets = promisc_targets(cfg, facts0) if cfg.promisc else []
-    with collector_factory(kernel, probe, cfg.debug) as col, TemporaryPromisc(targets) as held, \
-            classify_session(kernel, cfg) as cls:
-        base = Snapshot.of(time.monotonic(), col.counts(), col.stats())
-        names.refresh()  # after attaching: a namespace not known now was born inside the window
-        known = dict(names.spaces)
-        before = HostFacts.collect(names)  # read after attaching: the trace window covers the counter's
-        enricher = Enricher(kernel, names, before)
-        # Ctrl-C / SIGTERM end the window early and the verdict still follows. The handlers go in before the ready
-        # file exists: a signal sent as soon as it appears must end the window, not kill netdrop (or, with SIGINT
-        # ignored as in a shell's background job, be lost).
-        with stop_on_signals() as stop:
-            write_ready(cfg.ready_file)
-            on_ready(held.held)
-            start = time.monotonic()
-            deadline = start + cfg.duration
-            next_look = start + DISCOVER_SECONDS
-            while not stop.is_set():
-                now = time.monotonic()
-                if now >= deadline:
-                    break
-                stop.wait(min(0.1, deadline - now))
-                events.extend(col.events())
-                if time.monotonic() >= next_look:  # new namespaces: named at their first drop, while they live
-                    next_look = time.monotonic() + DISCOVER_SECONDS
-                    enricher.ensure_all(col.counts())
-        names.refresh()
-        after = enricher.facts.merge(HostFacts.collect(names))
-        events.extend(col.events())
-        end = Snapshot.of(time.monotonic(), col.counts(), col.stats())
-        classes = decode_classes(cls.read()) if cls is not None else {}
-        hooks = col.hooks() + (cls.hooks if cls is not None else [])
-    born = names.born_since(known)
+    with runtime_for(cfg, kernel, collector_factory, names, facts0) as rt:
+        # Ctrl-C / SIGTERM end the window early and the verdict still follows.
+        with rt.running(lambda: on_ready(rt.held)) as stop:
+            for _ in rt.ticks(stop, cfg.duration, float("inf"), poll=lambda: events.extend(rt.collector.events())):
+                pass
+        after = rt.facts_now()
+        events.extend(rt.collector.events())
+        end = rt.snapshot()
+        classes = decode_classes(rt.classifier.read()) if rt.classifier is not None else {}
+        hooks = rt.hooks()
+        base, start, before, born, held = rt.started.base, rt.started.at, rt.started.before, rt.born(), tuple(rt.held)
     return analyse(kernel, names, cfg, Window(base, end, events, before, after, time.monotonic() - start, classes,
-                                              born), hooks, tuple(held.held))
+                                              born), hooks, held)
+
+
+def runtime_for(cfg: DiagnoseConfig, kernel, collector_factory: Callable, names: Registry, facts: HostFacts,
+                classify: bool = True) -> Runtime:
+    """diagnose's and --follow's runtime: the kfree_skb collector, --promisc's holds, the classification hooks."""
+    targets = promisc_targets(cfg, facts) if cfg.promisc else []
+    return Runtime(kernel, collector_factory, probe_for(cfg), debug=cfg.debug, names=names, promisc=targets,
+                   classify=(lambda: classify_session(kernel, cfg)) if classify else None, ready_file=cfg.ready_file)
 
 
 def probe_for(cfg: DiagnoseConfig) -> ProbeConfig:
@@ -200,12 +178,6 @@ def _in_scope(c: DropCount, cfg: DiagnoseConfig, names: Registry, enricher) -> b
     if cfg.iface and enricher.interface(c.key.netns, c.key.ifindex) != cfg.iface:
         return False
     return True
-
-
-def write_ready(path: Optional[str]) -> None:
-    if path:
-        with open(path, "w") as f:
-            f.write("ready\n")
 
 
 __all__ = ["DiagnoseConfig", "diagnose", "HOST"]

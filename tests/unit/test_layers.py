@@ -13,7 +13,11 @@ ALLOWED = {
     "netdrop.net": {"netdrop.kernel"},
     "netdrop.bpf": {"netdrop.kernel"},
     "netdrop.diagnose": {"netdrop.kernel", "netdrop.net", "netdrop.bpf", "netdrop.render", "netdrop.enrich",
-                         "netdrop.aggregate", "netdrop.classify", "netdrop.decode", "netdrop.collect"},
+                         "netdrop.aggregate", "netdrop.classify", "netdrop.decode", "netdrop.collect",
+                         "netdrop.runtime"},
+    # the exporter reads through the runtime and diagnose's rules; nothing below imports it
+    "netdrop.export": {"netdrop.kernel", "netdrop.net", "netdrop.bpf", "netdrop.diagnose", "netdrop.runtime",
+                       "netdrop.aggregate"},
     "netdrop.render": {"netdrop.kernel"},
     "netdrop.lab": {"netdrop.net", "netdrop.decode"},
 }
@@ -99,3 +103,11 @@ def test_only_session_imports_bcc():
     known = modules()
     users = [n for n, p in known.items() if "bcc" in imports_of(n, p, known)[1]]
     assert users == ["netdrop.bpf.session"], users
+
+
+def test_only_the_exporter_imports_prometheus_client():
+    """Every other command runs without it (the VM guests and a minimal install may not have it)."""
+    known = modules()
+    users = sorted(n for n, p in known.items()
+                   if any(m.split(".")[0] == "prometheus_client" for m in imports_of(n, p, known)[1]))
+    assert users == ["netdrop.export.families", "netdrop.export.serve"], users

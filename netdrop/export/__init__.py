@@ -1,0 +1,1 @@
+"""`netdrop export`: the drop counts and active causes for Prometheus (docs/export.md)."""
