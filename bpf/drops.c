@@ -60,23 +60,23 @@ static __always_inline int pass_l3_filters(struct nd_hdrs *h, u16 proto)
 	u8 l4 = 0, ihl = 0;
 	if (h->net == ND_MAC_UNSET)
 		return 0;
-	if (proto == bpf_htons(0x0800)) {
+	if (proto == bpf_htons(ND_ETH_P_IP)) {
 		ND_READ(ihl, nh, 0);
-		ND_READ(l4, nh, 9);
+		ND_READ(l4, nh, ND_IPV4_PROTO);
 #ifdef FILTER_HOST4
 		u32 s = 0, d = 0;
-		ND_READ(s, nh, 12);
-		ND_READ(d, nh, 16);
+		ND_READ(s, nh, ND_IPV4_SADDR);
+		ND_READ(d, nh, ND_IPV4_DADDR);
 		if (s != FILTER_HOST4 && d != FILTER_HOST4)
 			return 0;
 #endif
 		ihl = (ihl & 0xf) * 4;
-	} else if (proto == bpf_htons(0x86DD)) {
+	} else if (proto == bpf_htons(ND_ETH_P_IPV6)) {
 #ifdef FILTER_HOST4
 		return 0;
 #endif
-		ND_READ(l4, nh, 6);
-		ihl = 40;
+		ND_READ(l4, nh, ND_IPV6_NEXTHDR);
+		ihl = ND_IPV6_HLEN;
 	} else {
 		return 0;
 	}
@@ -86,7 +86,7 @@ static __always_inline int pass_l3_filters(struct nd_hdrs *h, u16 proto)
 #endif
 #ifdef FILTER_PORT
 	u16 sp = 0, dp = 0;
-	if (l4 != 6 && l4 != 17 && l4 != 132)
+	if (l4 != ND_IPPROTO_TCP && l4 != ND_IPPROTO_UDP && l4 != ND_IPPROTO_SCTP)
 		return 0;
 	ND_READ(sp, nh, ihl);
 	ND_READ(dp, nh, ihl + 2);
@@ -110,15 +110,15 @@ static __always_inline void otherhost_dst(struct drop_key *k, struct nd_hdrs *h,
 	__builtin_memcpy(k->dst_mac + 4, &mac_lo, 2);
 	if (h->net == ND_MAC_UNSET)
 		return;
-	if (proto == bpf_htons(0x0800)) {
+	if (proto == bpf_htons(ND_ETH_P_IP)) {
 		k->family = 4;
 		void *ip = nd_rdonly_cast(h->head + h->net, BTF_ID_IPHDR);
-		*(u32 *)k->daddr = ND_LOAD(u32, ip, 16);
-	} else if (proto == bpf_htons(0x86DD)) {
+		*(u32 *)k->daddr = ND_LOAD(u32, ip, ND_IPV4_DADDR);
+	} else if (proto == bpf_htons(ND_ETH_P_IPV6)) {
 		k->family = 6;
 		void *ip6 = nd_rdonly_cast(h->head + h->net, BTF_ID_IPV6HDR);
-		*(u64 *)k->daddr = ND_LOAD(u64, ip6, 24);
-		*(u64 *)(k->daddr + 8) = ND_LOAD(u64, ip6, 32);
+		*(u64 *)k->daddr = ND_LOAD(u64, ip6, ND_IPV6_DADDR);
+		*(u64 *)(k->daddr + 8) = ND_LOAD(u64, ip6, ND_IPV6_DADDR + 8);
 	}
 }
 #else
@@ -128,29 +128,29 @@ static __always_inline void otherhost_dst(struct drop_key *k, struct nd_hdrs *h,
 {
 	if (h->mac == ND_MAC_UNSET)
 		return;
-	if (h->net == h->mac + 14) {
+	if (h->net == h->mac + ND_ETH_HLEN) {
 		u64 w[7]; /* Ethernet (14) + IPv6 header up to the end of daddr (40) = 54 bytes */
 		if (bpf_probe_read_kernel(w, sizeof(w), h->head + h->mac))
 			return;
 		__builtin_memcpy(k->dst_mac, (u8 *)w, 6);
-		if (proto == bpf_htons(0x0800)) {
+		if (proto == bpf_htons(ND_ETH_P_IP)) {
 			k->family = 4;
-			__builtin_memcpy(k->daddr, (u8 *)w + 14 + 16, 4);
-		} else if (proto == bpf_htons(0x86DD)) {
+			__builtin_memcpy(k->daddr, (u8 *)w + ND_ETH_HLEN + ND_IPV4_DADDR, 4);
+		} else if (proto == bpf_htons(ND_ETH_P_IPV6)) {
 			k->family = 6;
-			__builtin_memcpy(k->daddr, (u8 *)w + 14 + 24, 16);
+			__builtin_memcpy(k->daddr, (u8 *)w + ND_ETH_HLEN + ND_IPV6_DADDR, 16);
 		}
 		return;
 	}
 	bpf_probe_read_kernel(k->dst_mac, 6, h->head + h->mac);
 	if (h->net == ND_MAC_UNSET)
 		return;
-	if (proto == bpf_htons(0x0800)) {
+	if (proto == bpf_htons(ND_ETH_P_IP)) {
 		k->family = 4;
-		bpf_probe_read_kernel(k->daddr, 4, h->head + h->net + 16);
-	} else if (proto == bpf_htons(0x86DD)) {
+		bpf_probe_read_kernel(k->daddr, 4, h->head + h->net + ND_IPV4_DADDR);
+	} else if (proto == bpf_htons(ND_ETH_P_IPV6)) {
 		k->family = 6;
-		bpf_probe_read_kernel(k->daddr, 16, h->head + h->net + 24);
+		bpf_probe_read_kernel(k->daddr, 16, h->head + h->net + ND_IPV6_DADDR);
 	}
 }
 
@@ -196,43 +196,40 @@ static __always_inline u64 key_nth(struct nd_state *st, struct drop_key *k)
 }
 #endif
 
-static __always_inline int on_drop(void *ctx, void *skb, u64 location, u32 reason)
+/* Filter: fill the key and the header offsets; 0 when a --netns/--iface/--reason/... filter refuses the drop. */
+static __always_inline int filter_drop(void *skb, struct drop_key *k, struct nd_skb *s, struct nd_hdrs *h)
 {
-	struct drop_key k;
-	__builtin_memset(&k, 0, sizeof(k));
-	k.location = location;
-	k.reason = reason;
 #ifdef FILTER_REASON
-	if (k.reason != FILTER_REASON)
+	if (k->reason != FILTER_REASON)
 		return 0;
 #endif
-	struct nd_skb s;
-	if (nd_read_skb(skb, &s))
+	if (nd_read_skb(skb, s))
 		return 0;
-	nd_dev_ids_win(s.dev, &k.netns, &k.ifindex);
+	nd_dev_ids_win(s->dev, &k->netns, &k->ifindex);
 #ifdef FILTER_NETNS
-	if (k.netns != FILTER_NETNS)
+	if (k->netns != FILTER_NETNS)
 		return 0;
 #endif
 #ifdef FILTER_IFINDEX
-	if (k.ifindex != FILTER_IFINDEX)
+	if (k->ifindex != FILTER_IFINDEX)
 		return 0;
 #endif
-	k.pkt_type = s.pkt_type;
+	k->pkt_type = s->pkt_type;
 #ifdef FILTER_OTHERHOST
-	if (k.pkt_type != ND_PACKET_OTHERHOST)
+	if (k->pkt_type != ND_PACKET_OTHERHOST)
 		return 0;
 #endif
-	struct nd_hdrs h = {.head = s.head, .mac = s.mac, .net = s.net};
-	u16 proto = s.protocol;
-	if (!pass_l3_filters(&h, proto))
+	h->head = s->head;
+	h->mac = s->mac;
+	h->net = s->net;
+	if (!pass_l3_filters(h, s->protocol))
 		return 0;
 #if defined(FILTER_MAC_HI)
 	{
 		u8 m[12] = {};
-		if (h.mac == ND_MAC_UNSET)
+		if (h->mac == ND_MAC_UNSET)
 			return 0;
-		bpf_probe_read_kernel(m, 12, h.head + h.mac);
+		bpf_probe_read_kernel(m, 12, h->head + h->mac);
 		u16 hi = ((u16)m[0] << 8) | m[1];
 		u32 lo = ((u32)m[2] << 24) | ((u32)m[3] << 16) | ((u32)m[4] << 8) | m[5];
 		u16 shi = ((u16)m[6] << 8) | m[7];
@@ -241,55 +238,55 @@ static __always_inline int on_drop(void *ctx, void *skb, u64 location, u32 reaso
 			return 0;
 	}
 #endif
-	if (k.pkt_type == ND_PACKET_OTHERHOST)
-		otherhost_dst(&k, &h, proto);
-
-	int zero = 0;
-	struct nd_state *st = state.lookup(&zero);
-	if (!st)
-		return 0;
-	count_drop(st, &k);
+	if (k->pkt_type == ND_PACKET_OTHERHOST)
+		otherhost_dst(k, h, s->protocol);
+	return 1;
+}
 
 #if EVENT_BUDGET
+/* Emit: a sampled event with the frame from its MAC header (or network header) on, up to SNAPLEN bytes of the
+ * linear data, when the key is among its first ND_FIRST_PER_KEY drops or the budget allows. */
+static __always_inline void emit_drop(void *ctx, struct nd_state *st, struct drop_key *k, struct nd_skb *s,
+                                      struct nd_hdrs *h)
+{
 	/* The first few drops of every key are always sampled, outside the budget: a flood of one kind elsewhere on
 	 * the host must not leave a rarer drop without the frame its explanation reads (addresses, ports). */
-	if (key_nth(st, &k) > ND_FIRST_PER_KEY && !within_budget(st)) {
+	if (key_nth(st, k) > ND_FIRST_PER_KEY && !within_budget(st)) {
 		st->stat[STAT_SAMPLED] += 1;
-		return 0;
+		return;
 	}
 	struct drop_event *e = events.ringbuf_reserve(sizeof(struct drop_event));
 	if (!e) {
 		st->stat[STAT_LOST] += 1;
-		return 0;
+		return;
 	}
 	e->ts = bpf_ktime_get_ns();
-	e->location = k.location;
-	e->netns = k.netns;
-	e->ifindex = k.ifindex;
-	e->reason = k.reason;
-	e->protocol = proto;
-	e->pkt_type = k.pkt_type;
+	e->location = k->location;
+	e->netns = k->netns;
+	e->ifindex = k->ifindex;
+	e->reason = k->reason;
+	e->protocol = s->protocol;
+	e->pkt_type = k->pkt_type;
 	e->cpu = bpf_get_smp_processor_id();
 #ifdef WITH_STACK
 	e->stack_id = stacks.get_stackid(ctx, 0);
 #else
 	e->stack_id = -1;
 #endif
-	/* the frame: from the MAC header when there is one, up to the end of the linear data */
-	void *start = s.data;
+	void *start = s->data;
 	e->has_mac = 0;
 	e->net_off = ND_MAC_UNSET;
-	if (h.mac != ND_MAC_UNSET) {
-		start = h.head + h.mac;
+	if (h->mac != ND_MAC_UNSET) {
+		start = h->head + h->mac;
 		e->has_mac = 1;
-	} else if (h.net != ND_MAC_UNSET) {
-		start = h.head + h.net;
+	} else if (h->net != ND_MAC_UNSET) {
+		start = h->head + h->net;
 	}
-	if (h.net != ND_MAC_UNSET && h.head + h.net >= start)
-		e->net_off = (u16)(h.head + h.net - start);
-	long before = s.data - start; /* bytes of headers already pulled */
-	e->frame_len = (u32)(s.len + before);
-	long linear = (long)(s.len - s.data_len) + before;
+	if (h->net != ND_MAC_UNSET && h->head + h->net >= start)
+		e->net_off = (u16)(h->head + h->net - start);
+	long before = s->data - start; /* bytes of headers already pulled */
+	e->frame_len = (u32)(s->len + before);
+	long linear = (long)(s->len - s->data_len) + before;
 	if (linear < 0)
 		linear = 0;
 	u32 n = linear > SNAPLEN ? SNAPLEN : (u32)linear;
@@ -298,6 +295,26 @@ static __always_inline int on_drop(void *ctx, void *skb, u64 location, u32 reaso
 		bpf_probe_read_kernel(e->data, n, start);
 	events.ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	st->stat[STAT_EVENTS] += 1;
+}
+#endif
+
+static __always_inline int on_drop(void *ctx, void *skb, u64 location, u32 reason)
+{
+	struct drop_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.location = location;
+	k.reason = reason;
+	struct nd_skb s;
+	struct nd_hdrs h;
+	if (!filter_drop(skb, &k, &s, &h))
+		return 0;
+	int zero = 0;
+	struct nd_state *st = state.lookup(&zero);
+	if (!st)
+		return 0;
+	count_drop(st, &k);
+#if EVENT_BUDGET
+	emit_drop(ctx, st, &k, &s, &h);
 #endif
 	return 0;
 }

@@ -12,6 +12,20 @@
 #define ND_MAC_UNSET 0xffff
 #define ND_FIRST_PER_KEY 4 /* drops of each key (per CPU) sampled whatever the event budget */
 
+/* Protocol numbers (netdrop/protocols.py holds the same; tests/unit/test_contract.py compares them) */
+#define ND_ETH_P_IP 0x0800
+#define ND_ETH_P_IPV6 0x86DD
+#define ND_IPPROTO_TCP 6
+#define ND_IPPROTO_UDP 17
+#define ND_IPPROTO_SCTP 132
+#define ND_ETH_HLEN 14   /* a plain Ethernet header */
+#define ND_IPV4_DADDR 16 /* offset of the destination address in the IPv4 header */
+#define ND_IPV4_SADDR 12
+#define ND_IPV4_PROTO 9
+#define ND_IPV6_HLEN 40
+#define ND_IPV6_DADDR 24
+#define ND_IPV6_NEXTHDR 6
+
 #ifndef SNAPLEN
 #define SNAPLEN 128
 #endif

@@ -8,8 +8,7 @@ from typing import Optional
 
 from .bpf.layout import DROP_EVENT, DROP_KEY
 from .model import PACKET_OTHERHOST, DropCount, DropEvent, DropKey, Packet
-
-ETH_P_IP, ETH_P_IPV6, ETH_P_8021Q, ETH_P_8021AD = 0x0800, 0x86DD, 0x8100, 0x88A8
+from .protocols import ETH_P_IP, ETH_P_IPV6, VLAN_TAGS, WITH_PORTS
 
 
 def mac_str(b: bytes) -> str:
@@ -51,7 +50,7 @@ def parse_l3(data: bytes, off: int, ethertype: Optional[int]) -> dict:
         l4 = off + 40
     else:
         return out
-    if out["l4proto"] in (6, 17, 132) and len(data) >= l4 + 4:
+    if out["l4proto"] in WITH_PORTS and len(data) >= l4 + 4:
         out["sport"], out["dport"] = struct.unpack_from("!HH", data, l4)
     return out
 
@@ -63,7 +62,7 @@ def parse_frame(data: bytes, has_mac: bool, net_off: Optional[int], protocol: in
         fields.update(dst_mac=mac_str(data[0:6]), src_mac=mac_str(data[6:12]))
         ethertype = struct.unpack_from("!H", data, 12)[0]
         off = 14
-        while ethertype in (ETH_P_8021Q, ETH_P_8021AD) and len(data) >= off + 4:
+        while ethertype in VLAN_TAGS and len(data) >= off + 4:
             ethertype = struct.unpack_from("!H", data, off + 2)[0]
             off += 4
         if net_off is None:

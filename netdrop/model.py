@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from .protocols import ETHERTYPE_NAMES, L4_NAMES
+
 PACKET_TYPES = {0: "HOST", 1: "BROADCAST", 2: "MULTICAST", 3: "OTHERHOST", 4: "OUTGOING", 5: "LOOPBACK"}
 PACKET_OTHERHOST = 3
 GROUP_PKT_TYPES = (1, 2)  # PACKET_BROADCAST, PACKET_MULTICAST: frames for many hosts, not for one address
@@ -43,8 +45,8 @@ class Packet:
     @property
     def proto_name(self) -> str:
         if self.l4proto is None:
-            return {0x0806: "arp", 0x0800: "ip", 0x86DD: "ip6"}.get(self.ethertype or -1, "-")
-        return {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6", 132: "sctp"}.get(self.l4proto, str(self.l4proto))
+            return ETHERTYPE_NAMES.get(self.ethertype or -1, "-")
+        return L4_NAMES.get(self.l4proto, str(self.l4proto))
 
 
 @dataclass(frozen=True)

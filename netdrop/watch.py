@@ -16,12 +16,12 @@ from .decode import decode_event, mac_bytes
 from .enrich import Enricher
 from .errors import UsageError
 from .model import PACKET_TYPES, DropEvent
+from .protocols import l4_number
 from .net.links import HostFacts
 from .net.namespaces import Registry
 from .render.stream import EventRow
 from .runtime import Runtime, reason_filter, resolve_scope
 
-PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmp6": 58, "ipv6-icmp": 58, "sctp": 132}
 POLL_SECONDS = 0.05
 MEMO_MAX = 4096  # distinct event contents remembered (Rows.from_raw)
 # struct drop_event (bpf/layout.py): ts first, caplen at 38; the data after the header is valid up to caplen
@@ -54,8 +54,7 @@ def build_filters(cfg: WatchConfig, kernel, names: Registry, facts: HostFacts) -
     scope = resolve_scope(names, facts, cfg.netns, cfg.iface)
     f: Dict = reason_filter(kernel, cfg.reason)
     if cfg.proto:
-        p = cfg.proto.lower()
-        num = PROTOCOLS.get(p, int(p) if p.isdigit() and int(p) < 256 else None)
+        num = l4_number(cfg.proto)
         if num is None:
             raise UsageError(f"unknown protocol {cfg.proto!r}", "use tcp, udp, icmp, icmp6, sctp or a number")
         f["l4proto"] = num

@@ -53,3 +53,13 @@ def test_stat_enum_matches():
     assert pairs.pop("MAX") == layout.STAT_MAX
     assert [n.lower() for n, _ in sorted(pairs.items(), key=lambda kv: kv[1])] == list(layout.STATS)
     assert sorted(pairs.values()) == list(range(len(layout.STATS)))
+
+
+def test_protocol_numbers_match_the_header():
+    from netdrop import protocols as P
+    defines = {m.group(1): int(m.group(2), 0) for m in re.finditer(r"#define (ND_\w+) (0x[0-9A-Fa-f]+|\d+)",
+                                                                     _header())}
+    assert defines["ND_ETH_P_IP"] == P.ETH_P_IP and defines["ND_ETH_P_IPV6"] == P.ETH_P_IPV6
+    assert (defines["ND_IPPROTO_TCP"], defines["ND_IPPROTO_UDP"], defines["ND_IPPROTO_SCTP"]) == P.WITH_PORTS
+    from netdrop.model import PACKET_OTHERHOST
+    assert defines["ND_PACKET_OTHERHOST"] == PACKET_OTHERHOST

@@ -7,7 +7,7 @@ from ..conftest import ROOT
 
 PKG = os.path.join(ROOT, "netdrop")
 # a layer may import its own and the layers listed for it (besides the leaf modules everyone may use)
-LEAVES = {"netdrop.errors", "netdrop.model", "netdrop", "netdrop.signals"}
+LEAVES = {"netdrop.errors", "netdrop.model", "netdrop", "netdrop.signals", "netdrop.protocols"}
 ALLOWED = {
     "netdrop.kernel": set(),
     "netdrop.net": {"netdrop.kernel"},
