@@ -7,6 +7,7 @@ import subprocess
 from typing import List, Optional, Tuple
 
 from . import sysctl as _sysctl
+from .links import iproute_in
 from .netns import entered, handle_of
 from .promisc import Holder, _socket_owners, packet_holders
 from .rawcounter import RawRule, raw_prerouting
@@ -59,11 +60,9 @@ class LiveHost(NullHost):
 
     def route_get(self, netns, dst):
         """Name of the interface the route to `dst` leaves by, "" when there is no route."""
-        from pyroute2 import IPRoute
         from pyroute2.netlink.exceptions import NetlinkError
         try:
-            with entered(netns):
-                ipr = IPRoute()
+            ipr = iproute_in(netns)
         except OSError:
             return None
         with ipr:

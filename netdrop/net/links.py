@@ -17,7 +17,7 @@ IFA_F_SECONDARY = 0x01
 STATS64_OTHERHOST_INDEX = 24
 
 
-def _iproute(netns: Optional[str]):
+def iproute_in(netns: Optional[str]):
     """An IPRoute whose netlink socket lives in `netns`.
 
     Workaround (pyroute2 0.9.7): IPRoute(netns=NAME) forks a child process to open the socket, and that child
@@ -60,7 +60,7 @@ def _kind(msg) -> str:
 
 def read_netns(netns: str, inode: int) -> List[InterfaceFacts]:
     try:
-        ipr = _iproute(netns)
+        ipr = iproute_in(netns)
     except OSError as exc:
         why = errno.errorcode.get(exc.errno, "") or exc.strerror or str(exc)
         raise NotFound(f"could not enter {describe_handle(netns)}: {why}",
