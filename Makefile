@@ -4,7 +4,7 @@ PY := .venv/bin/python
 PYTEST := mkdir -p build && $(PY) -m pytest -q -p no:cacheprovider --basetemp=build/pytest
 export NO_COLOR ?=
 
-.PHONY: demo test lint unit integration deps vm-test bench clean test-containers
+.PHONY: demo test lint unit integration deps vm-test bench soak clean test-containers
 
 deps:
 	@scripts/install-deps.sh --test
@@ -30,6 +30,11 @@ integration: deps
 bench: deps
 	@scripts/install-deps.sh --bench --vm
 	$(PY) bench/run.py --rounds 3 --seconds 3
+
+# netdrop export under a 10-minute flood: RSS, CPU per interval and per scrape, exported == the kernel's counter
+soak: deps
+	@scripts/install-deps.sh --bench
+	$(PY) bench/soak.py --minutes 10
 
 # A real container engine (podman from the distribution, installed here); only when asked: it changes the host's
 # forwarding sysctls and firewall while it runs (the tests put them back).

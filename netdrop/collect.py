@@ -28,6 +28,22 @@ class Collector:
         hook, self.why_not_tp_btf = choose_hook(kernel)
         self.session = DropSession(config, kernel.macros, debug=debug, hook=hook, btf=kernel.btf)
 
+    def compile_apart(self) -> None:
+        """For a command that runs for days (export): a cold start compiles in a child process, which fills the
+        compile cache and exits, so that LLVM's memory never enters this process (measured here: 189 MiB RSS after
+        an in-process compile, 67 MiB from the cache). Any failure there is left for the real attach to report."""
+        if self.session.warm():
+            return
+        pid = os.fork()
+        if pid == 0:  # the child: compile, load, attach (which stores the program), detach, go
+            code = 1
+            try:
+                with DropSession(self.config, self.kernel.macros, hook=TP_BTF, btf=self.kernel.btf):
+                    code = 0
+            finally:
+                os._exit(code)
+        os.waitpid(pid, 0)
+
     def __enter__(self) -> "Collector":
         self.session.__enter__()
         return self

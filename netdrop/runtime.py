@@ -105,13 +105,14 @@ class Runtime:
 
     def __init__(self, kernel, collector_factory: Callable, probe: ProbeConfig, *, debug: bool = False,
                  names: Optional[Registry] = None, promisc: List[Tuple[Optional[str], str]] = (),  # type: ignore
-                 classify: Optional[Callable] = None, ready_file: Optional[str] = None):
+                 classify: Optional[Callable] = None, ready_file: Optional[str] = None, compile_apart: bool = False):
         self.kernel = kernel
         self.names = names if names is not None else Registry()
         self._factory, self._probe, self._debug = collector_factory, probe, debug
         self._promisc = list(promisc)
         self._classify = classify  # a factory of the classification session, or None
         self.ready_file = ready_file
+        self._apart = compile_apart  # compile in a child process (export: a long life without LLVM's memory)
         self._stack: Optional[ExitStack] = None
         self.collector: Any = None  # collect.Collector once attached
         self.classifier: Any = None  # bpf.session.ClassifySession once attached, None when off
@@ -120,7 +121,10 @@ class Runtime:
 
     def __enter__(self) -> "Runtime":
         with ExitStack() as stack:
-            self.collector = stack.enter_context(self._factory(self.kernel, self._probe, self._debug))
+            collector = self._factory(self.kernel, self._probe, self._debug)
+            if self._apart:
+                collector.compile_apart()
+            self.collector = stack.enter_context(collector)
             self.held = list(stack.enter_context(TemporaryPromisc(self._promisc)).held)
             self.classifier = stack.enter_context(self._classify() if self._classify else nullcontext(None))
             base = self.snapshot()

@@ -179,6 +179,14 @@ class DropSession(_Loaded):
             relocs.append((idx, order.setdefault(fd, len(order))))
         return [Map(os.dup(fd), names.get(fd, "")) for fd in order], relocs
 
+    def warm(self) -> bool:
+        """Whether attaching now needs no compiler in this process: a tp_btf program already in the compile cache
+        (or nothing a cache could keep: the raw tracepoint is always compiled by bcc, or the cache is off)."""
+        if self.hook != TP_BTF or cache.cache_dir() is None:
+            return True
+        paths = [sources.source("drops.c"), sources.source("netdrop.h")]
+        return cache.load(cache.key(paths, self.cflags())) is not None
+
     def _load_tp_btf(self) -> None:
         """From the compile cache, else compile with bcc (and fill the cache); load and attach with netdrop's own
         loader (kernel/tpbtf.py: bcc cannot attach tp_btf)."""

@@ -58,13 +58,18 @@ def export(cfg: ExportConfig, kernel, collector_factory: Callable, on_ready: Cal
     latest = Latest(stale_after=max(3 * cfg.interval, 10.0))
     http_registry, text_registry = registries(latest)
     textfile = Textfile(cfg.textfile, text_registry) if cfg.textfile else None
+    # the port is bound first: a taken one leaves the host untouched. Its thread starts after attaching (a cold
+    # start compiles in a forked child, best done while this process has one thread)
+    endpoint = HttpEndpoint(cfg.listen, latest, http_registry) if cfg.listen else None
     with ExitStack() as stack:
-        if cfg.listen:  # bound before anything is attached: a taken port leaves the host untouched
-            endpoint = stack.enter_context(HttpEndpoint(cfg.listen, latest, http_registry))
+        if endpoint is not None:
+            stack.callback(endpoint.server.server_close)
         if textfile is not None:
             stack.callback(textfile.remove)
         rt = stack.enter_context(Runtime(kernel, collector_factory, probe, debug=cfg.debug, names=names,
-                                         ready_file=cfg.ready_file))
+                                         ready_file=cfg.ready_file, compile_apart=True))
+        if endpoint is not None:
+            stack.enter_context(endpoint)
         reader = Reader(kernel, rt, scope, cfg.window, cfg.max_series)
 
         def publish(now: Optional[float] = None) -> None:
@@ -73,7 +78,7 @@ def export(cfg: ExportConfig, kernel, collector_factory: Callable, on_ready: Cal
                 textfile.write()
 
         publish()
-        where = f"http://{_host(endpoint.address)}/metrics" if cfg.listen else str(cfg.textfile)
+        where = f"http://{_host(endpoint.address)}/metrics" if endpoint is not None else str(cfg.textfile)
         with rt.running(lambda: on_ready(where)) as stop:
             for now in rt.ticks(stop, cfg.duration, cfg.interval, poll=reader.poll):
                 publish(now)
