@@ -30,7 +30,7 @@ def layout(fields: Fields) -> Tuple[str, Dict[str, Tuple[int, int]]]:
     fmt, offsets, off, align = "<", {}, 0, 1
     for name, ctype, n in fields:
         if ctype.startswith("struct "):
-            inner_fmt, inner = layout(RECORDS[ctype.split()[1]])
+            inner_fmt, _ = layout(RECORDS[ctype.split()[1]])
             size, a = struct.calcsize(inner_fmt), 8
             code = f"{size}s"
         else:

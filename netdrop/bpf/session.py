@@ -132,7 +132,6 @@ class DropSession(_Loaded):
         self._counted = 0
         self._gen = 0
         self._tick_at = 0.0
-        self.attach_seconds = 0.0
         self.startup: Dict[str, float] = {}
         self.from_cache = False
 
@@ -231,7 +230,6 @@ class DropSession(_Loaded):
             raise PermissionDenied(f"loading BPF programs is not allowed: {problem}",
                                    "run netdrop with full root capabilities (a container needs "
                                    "--cap-add BPF --cap-add PERFMON, or --privileged)")
-        t0 = time.monotonic()
         try:
             if self.hook == TP_BTF:
                 try:
@@ -250,7 +248,6 @@ class DropSession(_Loaded):
         except BaseException:
             self.close()
             raise
-        self.attach_seconds = time.monotonic() - t0
         return self
 
     def detach(self) -> None:
