@@ -390,7 +390,7 @@ def _print_status(app: App, status: dict) -> None:
 _MAIN_PID = 0
 
 
-def _on_sigterm(signum, frame):
+def _on_sigterm(_signum, _frame):
     if os.getpid() != _MAIN_PID:  # a forked helper (a library's child) must not run netdrop's exit path
         os._exit(EXIT_INTERRUPTED)
     raise KeyboardInterrupt

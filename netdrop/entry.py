@@ -5,7 +5,7 @@ import signal
 import sys
 
 
-def _interrupted_early(signum, frame) -> None:
+def _interrupted_early(_signum, _frame) -> None:
     sys.stderr.write("error: interrupted\nhint: nothing was attached yet; the host is as it was\n")
     os._exit(130)  # EXIT_INTERRUPTED (errors.py is not imported yet)
 

@@ -41,7 +41,7 @@ mkdir -p "$wheels"
 clickspec="click"
 case "$pyver" in 3.9) clickspec="click<8.2" ;; esac   # click 8.2 needs Python 3.10
 python3 -m pip download -q --disable-pip-version-check --only-binary=:all: --python-version "$pyver" \
-  --dest "$wheels" "$clickspec" rich pyroute2 dpkt >/dev/null || exit 75
+  --dest "$wheels" "$clickspec" rich pyroute2 dpkt prometheus_client >/dev/null || exit 75
 deps="$root/opt/netdrop-deps"
 mkdir -p "$deps"
 for w in "$wheels"/*.whl; do python3 -m zipfile -e "$w" "$deps"; done
