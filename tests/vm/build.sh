@@ -11,7 +11,7 @@ cache="$here/cache"
 root="$cache/$suite-root"
 img="$cache/$suite.img"
 # Bump when the image's contents change: a cached image of another revision is rebuilt.
-rev=3
+rev=4
 mkdir -p "$cache"
 [ -f "$img" ] && [ -f "$cache/$suite.vmlinuz" ] && [ "$(cat "$cache/$suite.rev" 2>/dev/null)" = "$rev" ] \
   && { echo "cached: $img"; exit 0; }
