@@ -301,7 +301,8 @@ def export(app: App, listen, textfile, interval, window, max_series, iface, netn
         duration=duration if duration is not None else float("inf"), ready_file=ready_file, debug=app.debug))
 
     def on_ready(where: str) -> None:
-        app.err.print(plain(f"exporting to {where} every {interval:g} s (SIGTERM or Ctrl-C stops)", "dim"))
+        app.err.print(plain(f"exporting to {where} every {interval:g} s (SIGTERM or Ctrl-C stops)", "dim"),
+                      soft_wrap=True)
 
     run_export(cfg, app.kernel(), Collector, on_ready)
 

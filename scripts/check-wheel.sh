@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+export NETDROP_CACHE_DIR="$work/cache"  # not the host's /var/cache/netdrop: CI leaves the machine as found
 .venv/bin/pip wheel -q --disable-pip-version-check --no-deps -w "$work/dist" . 2>&1 | grep -v "is ignored" || true
 wheel=$(ls "$work"/dist/netdrop-*.whl)
 unzip -l "$wheel" | grep -q "netdrop/bpf_sources/drops.c" || { echo "error: $wheel lacks the BPF sources" >&2; exit 1; }
@@ -15,4 +16,6 @@ cd "$work"  # nothing of the checkout on the path
 "$work/venv/bin/netdrop" diagnose --duration 1 --json > "$work/report.json"
 "$work/venv/bin/python" -c "import json, sys; r = json.load(open(sys.argv[1])); assert r['hooks'][0]['attached'], r" \
   "$work/report.json"
-echo "wheel ok: $(basename "$wheel") installed outside the checkout, check and diagnose ran"
+"$work/venv/bin/netdrop" export --textfile "$work/netdrop.prom" --interval 0.5 --duration 1.5
+[ ! -e "$work/netdrop.prom" ] || { echo "error: export left its textfile behind" >&2; exit 1; }
+echo "wheel ok: $(basename "$wheel") installed outside the checkout, check, diagnose and export ran"
