@@ -9,10 +9,16 @@ export NO_COLOR ?=
 deps:
 	@scripts/install-deps.sh --test
 
+# promtool for tests/unit/test_deploy.py (deploy/prometheus/): Debian's prometheus .deb unpacked under build/, the
+# package itself is not installed (it would add a service and a user)
+PROMTOOL := build/prometheus/usr/bin/promtool
+$(PROMTOOL):
+	@scripts/install-deps.sh --prometheus
+
 demo: deps
 	@scripts/demo.sh
 
-test: deps lint
+test: deps $(PROMTOOL) lint
 	$(PYTEST) tests/unit tests/integration
 
 lint: deps
@@ -21,7 +27,7 @@ lint: deps
 	else echo "lint: clang-format not installed, bpf/ not checked"; fi
 	$(PY) -m mypy -p netdrop.diagnose -p netdrop.render -m netdrop.model -m netdrop.decode -m netdrop.aggregate
 
-unit: deps
+unit: deps $(PROMTOOL)
 	$(PYTEST) tests/unit
 
 integration: deps
