@@ -59,7 +59,7 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import bcc" 2>/dev/null; 
   rm -rf .venv
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-if ! .venv/bin/python -c "import netdrop, click, rich, pyroute2, dpkt, pytest, ruff, mypy" 2>/dev/null; then
+if ! .venv/bin/python -c "import netdrop, click, rich, pyroute2, dpkt, pytest, ruff, mypy, yaml" 2>/dev/null; then
   .venv/bin/pip install -q --disable-pip-version-check -e ".[test]"
 fi
 
