@@ -9,10 +9,16 @@ export NO_COLOR ?=
 deps:
 	@scripts/install-deps.sh --test
 
+# promtool for tests/unit/test_deploy.py (deploy/prometheus/): Debian's prometheus .deb unpacked under build/, the
+# package itself is not installed (it would add a service and a user)
+PROMTOOL := build/prometheus/usr/bin/promtool
+$(PROMTOOL):
+	@scripts/install-deps.sh --prometheus
+
 demo: deps
 	@scripts/demo.sh
 
-test: deps lint
+test: deps $(PROMTOOL) lint
 	$(PYTEST) tests/unit tests/integration
 
 lint: deps
@@ -22,7 +28,7 @@ lint: deps
 	$(PY) -m vulture --min-confidence 80 netdrop  # dead code (ruff's F rules catch unused imports and names)
 	$(PY) -m mypy -p netdrop.diagnose -p netdrop.render -m netdrop.model -m netdrop.decode -m netdrop.aggregate
 
-unit: deps
+unit: deps $(PROMTOOL)
 	$(PYTEST) tests/unit
 
 integration: deps

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Install what netdrop needs on Debian 12+/Ubuntu 22.04+ (as root), then a venv that sees the distro's bcc.
 # Idempotent and quiet when everything is already there.
-# Usage: scripts/install-deps.sh [--test] [--bench] [--vm] [--containers]
+# Usage: scripts/install-deps.sh [--test] [--bench] [--vm] [--containers] [--prometheus]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(python3 python3-venv python3-bpfcc iproute2 bpftool)
+prometheus=0
 for arg in "$@"; do
   case "$arg" in
+    # promtool (and prometheus) for tests/unit/test_deploy.py, unpacked under build/ (see the end)
+    --prometheus) prometheus=1 ;;
     --test) want+=(tcpdump tshark tmux iputils-arping nftables clang-format) ;;
     --bench) want+=(bpftrace gcc libc6-dev) ;;
     --vm) want+=(qemu-system-x86 qemu-utils debootstrap e2fsprogs) ;;
@@ -56,6 +59,29 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import bcc" 2>/dev/null; 
   rm -rf .venv
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-if ! .venv/bin/python -c "import netdrop, click, rich, pyroute2, dpkt, prometheus_client, pytest, ruff, mypy, vulture" 2>/dev/null; then
+if ! .venv/bin/python -c "import netdrop, click, rich, pyroute2, dpkt, prometheus_client, pytest, ruff, mypy, vulture, yaml" 2>/dev/null; then
   .venv/bin/pip install -q --disable-pip-version-check -e ".[test]"
+fi
+
+# Debian's prometheus binaries without installing the package: the package would add a running service and a
+# system user to the host, the tests only need `promtool check rules` / `promtool test rules`. The .deb is unpacked
+# into build/prometheus/ (git-ignored); its dependencies (web UI assets, adduser) are not needed for promtool.
+if [ $prometheus = 1 ] && [ ! -x build/prometheus/usr/bin/promtool ]; then
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  chown _apt "$tmp" 2>/dev/null || true  # apt downloads as its _apt user (else it warns and falls back to root)
+  # the package lists may be stale (a version gone from the mirror): update once, only then
+  if ! (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1); then
+    if [ "$(id -u)" != 0 ]; then echo "error: apt-get download prometheus failed" >&2; echo "hint: run as root" >&2; exit 3; fi
+    apt-get update -qq
+    (cd "$tmp" && apt-get download -qq prometheus >/dev/null)
+  fi
+  # unpacked next to its place, then renamed: an interrupted run leaves no half-unpacked promtool that looks done
+  rm -rf build/prometheus build/prometheus.partial
+  mkdir -p build
+  dpkg-deb -x "$tmp"/prometheus_*.deb build/prometheus.partial
+  mv build/prometheus.partial build/prometheus
+  rm -rf "$tmp"
+  trap - EXIT
+  build/prometheus/usr/bin/promtool --version >/dev/null
 fi
