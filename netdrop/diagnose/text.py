@@ -13,7 +13,7 @@ def ip_cmd(netns: str) -> str:
     only a process (a container) holds, `nsenter --net=PATH ip` for one only a bind mount holds."""
     if netns == HOST:
         return "ip"
-    if getattr(netns, "ip_name", "") or not getattr(netns, "handle", ""):
+    if getattr(netns, "ip_name", "") or not (getattr(netns, "handle", "") or getattr(netns, "inode", 0)):
         return f"ip -n {getattr(netns, 'ip_name', '') or netns}"
     return f"{exec_prefix(netns)}ip"
 
@@ -22,6 +22,11 @@ def exec_prefix(netns: str) -> str:
     """What runs a command inside `netns` ("" for the host), ending in a space."""
     if netns == HOST:
         return ""
+    inode = getattr(netns, "inode", 0)
+    if not getattr(netns, "ip_name", "") and not getattr(netns, "handle", "") and inode:
+        # netdrop saw no process or mount holding it (it may lack CAP_SYS_PTRACE): the shell looks one up when the
+        # fix runs, so that the command still runs as printed
+        return f"nsenter -t \"$(lsns -n -t net -o NS,PID | awk '$1 == {inode} {{print $2; exit}}')\" -n "
     if getattr(netns, "ip_name", "") or not getattr(netns, "handle", ""):
         return f"ip netns exec {getattr(netns, 'ip_name', '') or netns} "
     if getattr(netns, "pid", 0):
