@@ -105,3 +105,38 @@ def fix_runs_and_delivers(f, c, bridge):
     assert after.rx_packets - before.rx_packets >= 4
     if after.rx_otherhost_dropped is not None:
         assert after.rx_otherhost_dropped == before.rx_otherhost_dropped
+
+
+def test_export_labels_a_podman_containers_drops_with_its_name(container, background, tmp_path):
+    """`netdrop export` on a container's namespace: the series carry the container's label, counts exact."""
+    import time
+
+    from prometheus_client.parser import text_string_to_metric_families
+    c = container
+    subprocess.run(["ip", "neigh", "replace", c["ip"], "lladdr", L.WRONG_MAC, "dev", BRIDGE, "nud", "permanent"],
+                   check=True)
+    out = tmp_path / "netdrop.prom"
+    bg = background("export", "--textfile", out, "--interval", "0.5", "--netns", NAME)
+    bg.wait_ready()
+    send_udp(c["ip"], 5)
+    label = f"{NAME} (podman {c['id'][:12]})"
+    want = {("otherhost", label, "eth0", c["ip"], L.WRONG_MAC, c["mac"]): 5.0,
+            ("finding", "mac-mismatch", label, "eth0", c["ip"]): 1.0}
+    got = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and got != want:
+        got = {}
+        for fam in text_string_to_metric_families(out.read_text() if out.exists() else ""):
+            for s in fam.samples:
+                lb = s.labels
+                if s.name == "netdrop_otherhost_drops_total":
+                    got[("otherhost", lb["netns"], lb["interface"], lb["ip"], lb["seen_mac"],
+                         lb["expected_mac"])] = s.value
+                elif s.name == "netdrop_finding" and lb["cause"] == "mac-mismatch":
+                    got[("finding", lb["cause"], lb["netns"], lb["interface"], lb["ip"])] = s.value
+        time.sleep(0.2)
+    bg.proc.terminate()
+    rc, _, err = bg.finish()
+    assert got == want
+    assert rc == 0, err
+    assert not out.exists()
