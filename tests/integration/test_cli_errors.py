@@ -79,13 +79,17 @@ def test_check_reports_this_kernel():
         assert c["ok"] or c["hint"], c  # everything missing says how to fix it
 
 
-def test_check_fentry_row_agrees_with_what_diagnose_attaches(lab):
+@pytest.mark.parametrize("follow", [[], ["--follow"]])
+def test_check_fentry_row_agrees_with_what_diagnose_attaches(lab, follow):
+    """--follow shares diagnose's runtime: it attaches the same hooks (it used to skip them without a word)."""
     caps = {c["name"]: c for c in json.loads(netdrop("check", "--json").stdout)["capabilities"]}
-    r = netdrop("diagnose", "--json", "--duration", "0.2", "--classify", "fentry")
+    r = netdrop("diagnose", "--json", "--duration", "0.2", "--classify", "fentry", *follow)
     if not caps["fentry/fexit"]["ok"]:  # asked for by name and impossible: an error, not a quiet fallback
         assert_error(r, 4, "--classify fentry: the hooks cannot attach here")
         return
     assert r.returncode == 0, r.stderr
+    if follow:
+        return  # --follow prints causes as they come: none here; attaching without an error is the point
     hooks = {h["name"]: h for h in json.loads(r.stdout)["hooks"]}
     fexit = hooks["eth_type_trans (return)"]
     assert fexit["attached"] and fexit.get("type") == "fexit", fexit
