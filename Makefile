@@ -26,7 +26,8 @@ lint: deps
 	@if command -v clang-format >/dev/null; then clang-format --dry-run -Werror bpf/*.c bpf/*.h; \
 	else echo "lint: clang-format not installed, bpf/ not checked"; fi
 	$(PY) -m vulture --min-confidence 80 netdrop  # dead code (ruff's F rules catch unused imports and names)
-	$(PY) -m mypy -p netdrop.diagnose -p netdrop.render -m netdrop.model -m netdrop.decode -m netdrop.aggregate
+	$(PY) -m mypy -p netdrop.diagnose -p netdrop.render -m netdrop.model -m netdrop.decode -m netdrop.aggregate \
+		-m netdrop.runtime -p netdrop.export
 
 unit: deps $(PROMTOOL)
 	$(PYTEST) tests/unit

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .aggregate import Snapshot
 from .bpf.offsets import Filters, ProbeConfig
@@ -43,7 +43,7 @@ class Scope:
 
     def kernel_filters(self, **more) -> Filters:
         """--netns (and a --iface that names one interface) filtered in the kernel, plus any other filters."""
-        f: Dict[str, object] = dict(more)
+        f: Dict[str, Any] = dict(more)
         if self.netns is not None:
             f["netns"] = self.netns_inode
         if len(self.interfaces) == 1:
@@ -73,7 +73,7 @@ def resolve_scope(names: Registry, facts: HostFacts, netns: Optional[str], iface
     return Scope(ns, iface, hits)
 
 
-def reason_filter(kernel, reason: Optional[str]) -> Dict[str, object]:
+def reason_filter(kernel, reason: Optional[str]) -> Dict[str, Any]:
     """--reason as a kernel-side filter: the running kernel's number for the name (OTHERHOST inferred from pkt_type
     where the kernel has no drop reasons)."""
     if not reason:
@@ -104,7 +104,7 @@ class Runtime:
     signal handlers, writes the ready file and starts the clock; leaving the first block detaches everything."""
 
     def __init__(self, kernel, collector_factory: Callable, probe: ProbeConfig, *, debug: bool = False,
-                 names: Optional[Registry] = None, promisc: List[Tuple[Optional[str], str]] = (),  # type: ignore
+                 names: Optional[Registry] = None, promisc: Sequence[Tuple[Optional[str], str]] = (),
                  classify: Optional[Callable] = None, ready_file: Optional[str] = None, compile_apart: bool = False):
         self.kernel = kernel
         self.names = names if names is not None else Registry()
@@ -135,11 +135,10 @@ class Runtime:
             self._stack = stack.pop_all()
         return self
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> None:
         if self._stack is not None:
             self._stack.close()
             self._stack = None
-        return False
 
     def detach(self) -> None:
         """Stop counting now (what is counted stays readable until the runtime is left)."""

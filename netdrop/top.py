@@ -121,8 +121,8 @@ class Top:
         self.tracker.prev = Snapshot.of(self.started, self.collector.counts(), {})
         return self
 
-    def __exit__(self, *exc) -> bool:
-        return self.runtime.__exit__(*exc)
+    def __exit__(self, *exc) -> None:
+        self.runtime.__exit__(*exc)
 
     @contextmanager
     def running(self) -> Iterator:

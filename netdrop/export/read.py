@@ -100,6 +100,7 @@ class Reader:
         while self.events and self.events[0].ts_ns < cutoff_ns:
             self.events.popleft()
         before = base.facts if base.facts is not None else facts
+        assert facts is not None and before is not None  # read above whenever drops moved
         report = analyse(self.kernel, self.rt.names, self.cfg,
                          Window(base.snap, snap, list(self.events), before, facts, now - base.at,
                                 born=self.rt.born()), self.rt.hooks())

@@ -9,7 +9,7 @@ So two rules keep every exported counter monotonic while the kernel's counts are
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Hashable, Iterable, List, Tuple
+from typing import Any, Callable, Dict, Hashable, Iterable, List, Tuple
 
 from .metrics import OTHER
 
@@ -25,7 +25,7 @@ class Folder:
         self.labels_of: Dict[Hashable, Labels] = {}
         self.admitted: Dict[Labels, None] = {}  # insertion-ordered set
 
-    def fold(self, counts: Iterable[Tuple[Hashable, int]], label: Callable[[Hashable], Labels]
+    def fold(self, counts: Iterable[Tuple[Hashable, int]], label: Callable[[Any], Labels]
              ) -> Tuple[List[Tuple[Labels, int]], int]:
         """([(labels, value)], how many label sets are folded into `other`). `label(key)` is asked once per key."""
         sums: Dict[Labels, int] = {}

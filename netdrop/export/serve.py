@@ -124,16 +124,16 @@ class HttpEndpoint:
 
     @property
     def address(self) -> Tuple[str, int]:
-        return self.server.server_address[:2]
+        host, port = self.server.server_address[:2]
+        return str(host), int(port)
 
     def __enter__(self) -> "HttpEndpoint":
         self.thread.start()
         return self
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> None:
         self.server.shutdown()  # stops accepting; a scrape being answered finishes first
         self.server.server_close()
-        return False
 
 
 def check_textfile(path: str) -> str:
